@@ -1,0 +1,58 @@
+"""The record that describes one API operation.
+
+Instances are generated from ``openapi/scaledmail.yaml`` into ``scaledmail_async/_operations.py``
+(``make codegen``); the transport reads an operation's behaviour (retry class, rate-limit group,
+whether it spends money, whether ``organization_id`` is sent) only from these records.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+
+__all__ = ["Operation", "QueryParam", "RetryClass"]
+
+RetryClass = Literal["safe", "pre-send-only"]
+
+
+@attrs.frozen
+class QueryParam:
+    """A declared query parameter of an operation (``organization_id`` is not declared)."""
+
+    name: str
+    required: bool
+    #: JSON-schema type of the value: "string", "boolean" or "integer".
+    type: str
+    #: Allowed values when the spec gives an enum, else ``None``.
+    enum: tuple[str, ...] | None = None
+    #: The documented default, if any (informational: the SDK never sends a default itself).
+    default: Any = None
+    description: str = ""
+
+
+@attrs.frozen
+class Operation:
+    """One operation of the spec: where it lives, what it takes and how it may be retried."""
+
+    operation_id: str
+    tag: str
+    method: str
+    path: str
+    path_params: tuple[str, ...]
+    query_params: tuple[QueryParam, ...]
+    #: The attrs model of the JSON request body, or ``None`` when the operation takes none.
+    request_type: Any
+    #: Whether the request body is required.
+    body_required: bool
+    #: The type the 200 body is structured into: an attrs model or ``list[Model]``.
+    response_type: Any
+    #: ``safe``: retried on any transient failure; ``pre-send-only``: retried only when the
+    #: request provably was not processed (spending operations).
+    retry: RetryClass
+    spends_money: bool
+    #: Extra rate-limit group (``"critical"``: 15/minute) or ``None``.
+    rate_limit_group: str | None
+    #: Whether the client's ``organization_id`` is sent as a query parameter.
+    sends_organization_id: bool
+    summary: str = ""
