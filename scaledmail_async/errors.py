@@ -1,0 +1,229 @@
+"""Every exception the SDK raises.
+
+The hierarchy follows the Stainless SDKs (openai-python, anthropic) that users already know::
+
+    ScaledmailError
+    ├── RequestValidationError (also ValueError)   bad input found before anything was sent
+    ├── ClientClosedError                          the client was closed
+    └── APIError
+        ├── APIStatusError                         a non-2xx response
+        │   ├── BadRequestError (400)
+        │   │   └── PaymentPendingError            "Subscription created but unable to charge"
+        │   ├── AuthenticationError (401)
+        │   ├── PermissionDeniedError (403)
+        │   ├── NotFoundError (404)
+        │   ├── ConflictError (409)
+        │   ├── UnprocessableEntityError (422)
+        │   ├── RateLimitError (429)
+        │   └── InternalServerError (>= 500)
+        ├── APIConnectionError                     the request could not be completed
+        │   └── APITimeoutError
+        ├── OutcomeUnknownError                    a spending call whose result cannot be known
+        └── ResponseDecodeError                    a 2xx whose body is not JSON / not the documented shape
+
+Messages name what failed and what to do. URLs never carry secrets (the API key travels only in the
+``Authorization`` header, which no error keeps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PaymentPendingError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestValidationError",
+    "ResponseDecodeError",
+    "ScaledmailError",
+    "UnprocessableEntityError",
+    "status_error_class",
+]
+
+
+class ScaledmailError(Exception):
+    """Base class of everything the SDK raises."""
+
+
+class RequestValidationError(ScaledmailError, ValueError):
+    """Input that breaks a documented rule, found before any request was sent.
+
+    ``field`` names the offending field as a path (``"body.providers.google.domains[0].aliases"``,
+    ``"order_id"``, ``"provider"``); ``operation`` is the operationId when known.
+    """
+
+    def __init__(self, message: str, *, field: str, operation: str | None = None) -> None:
+        self.field = field
+        self.operation = operation
+        self.message = message
+        where = f"{operation}: " if operation else ""
+        super().__init__(f"{where}invalid {field}: {message}")
+
+
+class ClientClosedError(ScaledmailError):
+    """The client was closed (``aclose()``) before or while the call ran."""
+
+
+class APIError(ScaledmailError):
+    """A failure talking to the API (a status, a connection problem, an unknown outcome...)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        url: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        #: The request URL without secrets (the key is only ever in a header).
+        self.url = url
+        self.operation = operation
+
+
+class APIStatusError(APIError):
+    """The API answered with a non-2xx status.
+
+    ``body`` is the parsed JSON body when it was JSON, else the raw text.
+    """
+
+    status_code: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        method: str,
+        url: str,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url, operation=operation)
+        self.status_code = status_code
+        self.body = body
+        self.headers: Mapping[str, str] = dict(headers or {})
+
+
+class BadRequestError(APIStatusError):
+    """400: the API rejected the request; the body says why (``error`` or ``message``)."""
+
+
+class PaymentPendingError(BadRequestError):
+    """400 "Subscription created but unable to charge".
+
+    The subscription **was created**; the card needs confirmation in the web app (Billing).
+    Never retry: that would create a second subscription.
+    """
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or invalid. Get a key at https://app.scaledmail.com/settings."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the key may not do this (wrong organization, or a revoked key)."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such resource (check the id and the organization)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the request conflicts with the resource's state."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the API understood the request but cannot process it."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; ``retry_after`` is the hinted wait in seconds when known."""
+
+    retry_after: float | None = None
+
+
+class InternalServerError(APIStatusError):
+    """A 5xx from the server."""
+
+
+class APIConnectionError(APIError):
+    """The request could not be completed: connection refused or reset, DNS failure, ..."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request (or the call's overall deadline) timed out."""
+
+
+class OutcomeUnknownError(APIError):
+    """A spending call failed after the request may have reached the server.
+
+    The purchase may or may not have happened, so the SDK does not retry it. Reconcile before
+    trying again: list the orders (``get_orders``) and read each one's details
+    (``get_order_details``) to find the order by its ``tag``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        method: str,
+        url: str,
+        tag: str | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url, operation=operation)
+        self.tag = tag
+        self.cause = cause
+
+
+class ResponseDecodeError(APIError):
+    """A 2xx response whose body is not JSON or not the documented shape. ``text`` keeps it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        status_code: int,
+        text: str,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, url=url, operation=operation)
+        self.status_code = status_code
+        self.text = text
+
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """The exception class for an HTTP status (>= 500 gives :class:`InternalServerError`)."""
+    if status >= 500:
+        return InternalServerError
+    return _STATUS_CLASSES.get(status, APIStatusError)
