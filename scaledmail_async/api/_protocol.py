@@ -1,0 +1,40 @@
+"""What the generated operation functions need from a client: its ``_execute`` method.
+
+``scaledmail_async.api.<tag>`` functions take any object with this method, so the generated
+``OperationsMixin`` can pass ``self`` and tests can pass a recording double. ``ScaledmailClient``
+implements it (``scaledmail_async._client``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from scaledmail_async._operation import Operation
+    from scaledmail_async._types import Unset
+
+__all__ = ["ExecuteClient"]
+
+
+class ExecuteClient(Protocol):
+    """An object that can execute an operation of the operation table."""
+
+    async def _execute(
+        self,
+        op: Operation,
+        *,
+        path_params: dict[str, str],
+        query: dict[str, Any],
+        body: Any,
+        organization_id: str | Unset | None,
+        timeout: float | None,  # noqa: ASYNC109
+        deadline: float | None,
+        raw: bool,
+    ) -> Any:
+        """Validate, send (with retries and rate limiting) and decode one call of ``op``.
+
+        ``body`` is the caller's value (a model, a mapping or ``UNSET``); ``organization_id``
+        ``UNSET`` means the client's default. With ``raw=True`` the result is an
+        ``APIResponse`` wrapping the parsed value.
+        """
+        ...
