@@ -1,0 +1,56 @@
+"""``scaledmail_async.testing``: an embedded fake of the Scaledmail API for tests and demos.
+
+Three ways to use it:
+
+* in-process::
+
+      async with FakeScaledmail(rate_limit=50) as fake:
+          client = ScaledmailClient(fake.api_key, organization_id=fake.organization_id,
+                                    base_url=fake.base_url)
+
+* as pytest fixtures (installed with the package: ``scaledmail_fake``, ``scaledmail_client``;
+  configure with ``@pytest.mark.scaledmail_fake(**options)``);
+* standalone: ``run_fake_server(port=8080)`` (``scaledmail fake-server --port 8080``, or
+  ``python -m scaledmail_async.testing --port 8080``).
+
+It implements the 20 operations with in-memory, seeded state, the documented validation rules,
+an order lifecycle, rate limits (several algorithms) and fault injection, and counts what it
+receives. It uses aiohttp only and imports nothing else from the SDK.
+"""
+
+from __future__ import annotations
+
+from scaledmail_async.testing._app import (
+    API_PREFIX,
+    FakeScaledmail,
+    RequestRecord,
+    create_app,
+    run_fake_server,
+)
+from scaledmail_async.testing._faults import FAULT_KINDS, Fault, FaultHit, FaultQueue
+from scaledmail_async.testing._handlers import OPERATIONS, FakeOperation
+from scaledmail_async.testing._options import DEFAULT_API_KEY, FakeOptions
+from scaledmail_async.testing._ratelimit import ALGORITHMS, RateLimiter, RateLimitRule
+from scaledmail_async.testing._state import DomainPlan, FakeState, Mailbox
+
+__all__ = [
+    "ALGORITHMS",
+    "API_PREFIX",
+    "DEFAULT_API_KEY",
+    "FAULT_KINDS",
+    "OPERATIONS",
+    "DomainPlan",
+    "FakeOperation",
+    "FakeOptions",
+    "FakeScaledmail",
+    "FakeState",
+    "Fault",
+    "FaultHit",
+    "FaultQueue",
+    "Mailbox",
+    "RateLimitRule",
+    "RateLimiter",
+    "RequestRecord",
+    "create_app",
+    "run_fake_server",
+]
