@@ -1,0 +1,100 @@
+"""scaledmail-async: the async Python SDK for the Scaledmail API.
+
+Quick start::
+
+    from scaledmail_async import ScaledmailClient
+
+    async with ScaledmailClient() as client:          # key from SCALEDMAIL_API_KEY
+        orders = await client.get_orders()
+        details = await client.get_order_details(orders.payments[0].id)
+
+The operations are methods of :class:`ScaledmailClient` and coroutine functions in
+``scaledmail_async.api.<tag>``; the models are in :mod:`scaledmail_async.models`; the bulk helpers
+in :mod:`scaledmail_async.bulk`; errors in :mod:`scaledmail_async.errors`; the embedded fake server
+in :mod:`scaledmail_async.testing`.
+"""
+
+from scaledmail_async._client import MissingAPIKeyError, ScaledmailClient
+from scaledmail_async._limiter import InProcessLimiter, RateLimiter
+from scaledmail_async._response import APIResponse
+from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._version import __version__
+from scaledmail_async.bulk import (
+    DomainSearchResults,
+    Inventory,
+    InventoryError,
+    OrderPoller,
+    PollEvent,
+    PollTimeout,
+    Result,
+    inventory,
+    iter_suggested_domains,
+    map_concurrent,
+    order_is_active,
+    poll_orders,
+    search_domains_all,
+    update_redirects,
+)
+from scaledmail_async.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PaymentPendingError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestValidationError,
+    ResponseDecodeError,
+    ScaledmailError,
+    UnprocessableEntityError,
+)
+
+__all__ = [
+    "UNSET",
+    "APIConnectionError",
+    "APIError",
+    "APIResponse",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConflictError",
+    "DomainSearchResults",
+    "InProcessLimiter",
+    "InternalServerError",
+    "Inventory",
+    "InventoryError",
+    "MissingAPIKeyError",
+    "NotFoundError",
+    "OrderPoller",
+    "OutcomeUnknownError",
+    "PaymentPendingError",
+    "PermissionDeniedError",
+    "PollEvent",
+    "PollTimeout",
+    "RateLimitError",
+    "RateLimiter",
+    "RequestValidationError",
+    "ResponseDecodeError",
+    "Result",
+    "ScaledmailClient",
+    "ScaledmailError",
+    "UnprocessableEntityError",
+    "Unset",
+    "__version__",
+    "inventory",
+    "iter_suggested_domains",
+    "map_concurrent",
+    "order_is_active",
+    "poll_orders",
+    "search_domains_all",
+    "update_redirects",
+]

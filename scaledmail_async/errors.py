@@ -19,7 +19,7 @@ The hierarchy follows the Stainless SDKs (openai-python, anthropic) that users a
         ├── APIConnectionError                     the request could not be completed
         │   └── APITimeoutError
         ├── OutcomeUnknownError                    a spending call whose result cannot be known
-        └── ResponseDecodeError                    a 2xx whose body is not JSON / not the documented shape
+        └── ResponseDecodeError                    a 2xx body that is not JSON or not as documented
 
 Messages name what failed and what to do. URLs never carry secrets (the API key travels only in the
 ``Authorization`` header, which no error keeps).

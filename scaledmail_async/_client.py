@@ -1,0 +1,530 @@
+"""``ScaledmailClient``: configuration, lifecycle and the ``_execute`` entry of the generated code.
+
+The client validates a call (path parameters, query, body) before anything is sent, injects the
+``organization_id``, hands the request to :class:`~scaledmail_async._transport.Transport` (retries,
+limiter, deadline, errors) and structures the 2xx body into the operation's response type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Literal
+from urllib.parse import quote
+
+import aiohttp
+import cattrs
+from yarl import URL
+
+from scaledmail_async._client_methods import OperationsMixin, RawResponseOperations
+from scaledmail_async._converter import structure
+from scaledmail_async._limiter import InProcessLimiter, RateLimiter, shared_limiter
+from scaledmail_async._logging import setup_from_env
+from scaledmail_async._operation import Operation
+from scaledmail_async._response import APIResponse
+from scaledmail_async._retry import BackoffPolicy
+from scaledmail_async._transport import RawResult, Transport, default_user_agent
+from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._urls import (
+    SENSITIVE_QUERY_PARAMS,
+    build_query_string,
+    display_url,
+    encode_path_param,
+    validate_base_url,
+)
+from scaledmail_async._validation import prepare_body, prepare_path_params, prepare_query
+from scaledmail_async.errors import (
+    ClientClosedError,
+    RequestValidationError,
+    ResponseDecodeError,
+    ScaledmailError,
+)
+
+__all__ = ["DEFAULT_BASE_URL", "MissingAPIKeyError", "ScaledmailClient"]
+
+DEFAULT_BASE_URL = "https://server.scaledmail.com/api/v1"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_URL_CACHE_SIZE = 512
+
+
+class MissingAPIKeyError(ScaledmailError, ValueError):
+    """No API key was given and ``SCALEDMAIL_API_KEY`` is not set."""
+
+
+class ScaledmailClient(OperationsMixin):
+    """Async client of the Scaledmail API.
+
+    Use it as ``async with ScaledmailClient() as client:`` (or call :meth:`aclose`). Every
+    operation of the API is a method (``await client.get_orders()``);
+    :meth:`request` reaches endpoints the spec does not have yet.
+
+    Args:
+        api_key: the API key (from https://app.scaledmail.com/settings); defaults to the
+            ``SCALEDMAIL_API_KEY`` environment variable. Never shown in reprs, logs or errors.
+        organization_id: sent as the ``organization_id`` query parameter on every operation except
+            ``get_organizations``; defaults to ``SCALEDMAIL_ORGANIZATION_ID``. A per-call
+            ``organization_id=`` overrides it (``None`` sends none).
+        base_url: the API root. ``http://`` is accepted only for loopback hosts.
+        timeout: per-attempt timeout in seconds (``None``: none). Time waiting in the rate limiter
+            does not count against it.
+        max_retries: retries after the first attempt. What is retried depends on the
+            operation's retry class: ``safe`` operations on connection errors, timeouts, 408,
+            429 and 500/502/503/504; spending (``pre-send-only``) operations only when the
+            request provably was not processed (connection not opened, or 429); any other
+            failure of a spending call raises :class:`OutcomeUnknownError`.
+        rate_limit: requests per second for this key (the server allows 5); ``None`` turns the
+            client-side limiter off. All clients of one key in a process share one limiter.
+        session: an :class:`aiohttp.ClientSession` to use; the client never closes it. By default
+            the client creates its own, lazily, in the running event loop, and closes it.
+        critical_rate_limit: requests per minute of the "critical" domain operations (search,
+            suggest, buy; the server allows 15); ``None`` disables that extra limit.
+        backoff_base: first retry's maximum backoff in seconds (full jitter, doubling per retry).
+        backoff_max: the backoff cap in seconds.
+        max_retry_after: the longest server-hinted wait (``Retry-After``, 429 ``retryAfter``) the
+            client honours; a longer hint raises instead of retrying early.
+        deadline: default overall budget in seconds per call (limiter waits, attempts and
+            backoff), ``None`` for none; a per-call ``deadline=`` overrides it.
+        connect_timeout: the part of ``timeout`` allowed for getting a connection.
+        user_agent: text appended to the SDK's ``User-Agent``.
+        trace_configs: aiohttp ``TraceConfig`` objects for the owned session; hooks see
+            ``trace_request_ctx == {"attempt": n, "operation": operation_id}``.
+        limiter: a :class:`~scaledmail_async._limiter.RateLimiter` to use instead of the shared
+            in-process one (e.g. one shared between processes).
+        sleep, clock, wall_clock, random: injectable ``asyncio.sleep``, ``time.monotonic``,
+            ``time.time`` and ``random.random`` (tests).
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        organization_id: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | None = 30.0,
+        max_retries: int = 3,
+        rate_limit: float | None = 5.0,
+        session: aiohttp.ClientSession | None = None,
+        critical_rate_limit: int | None = 15,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        max_retry_after: float = 60.0,
+        deadline: float | None = None,
+        connect_timeout: float = 10.0,
+        user_agent: str | None = None,
+        trace_configs: Iterable[aiohttp.TraceConfig] | None = None,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        random: Callable[[], float] = random.random,
+    ) -> None:
+        setup_from_env()
+        if api_key is None:
+            api_key = os.environ.get("SCALEDMAIL_API_KEY")
+        if not isinstance(api_key, str) or not api_key.strip():
+            raise MissingAPIKeyError(
+                "no Scaledmail API key: pass ScaledmailClient(api_key=...) or set the "
+                "SCALEDMAIL_API_KEY environment variable. Get a key at "
+                "https://app.scaledmail.com/settings."
+            )
+        api_key = api_key.strip()
+        if any(ch.isspace() or not ch.isprintable() for ch in api_key):
+            raise MissingAPIKeyError(
+                "the Scaledmail API key contains whitespace or control characters; copy it "
+                "again from https://app.scaledmail.com/settings"
+            )
+        if organization_id is None:
+            organization_id = os.environ.get("SCALEDMAIL_ORGANIZATION_ID") or None
+        if organization_id is not None and (
+            not isinstance(organization_id, str) or not organization_id.strip()
+        ):
+            raise RequestValidationError("must be a non-blank string", field="organization_id")
+        if session is not None and trace_configs:
+            raise ValueError("trace_configs apply to the client's own session; add them to yours")
+        if deadline is not None and not deadline > 0:
+            raise ValueError("deadline must be > 0 seconds or None")
+        self._base_url = validate_base_url(base_url)
+        self.organization_id: str | None = organization_id
+        self.deadline = deadline
+        if limiter is None and rate_limit is not None:
+            if not rate_limit > 0:
+                raise ValueError("rate_limit must be > 0 requests/second, or None for no limit")
+            limiter = shared_limiter(api_key, rate=rate_limit, critical_limit=critical_rate_limit)
+        self._transport = Transport(
+            api_key=api_key,
+            user_agent=default_user_agent(user_agent),
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_retries=max_retries,
+            backoff=BackoffPolicy(backoff_base, backoff_max, random),
+            max_retry_after=max_retry_after,
+            limiter=limiter,
+            session=session,
+            trace_configs=trace_configs,
+            sleep=sleep,
+            clock=clock,
+            wall_clock=wall_clock,
+        )
+        self._clock = clock
+        self._url_cache: dict[object, tuple[URL, str]] = {}
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._close_cancelled: set[asyncio.Task[Any]] = set()
+        self._drained: asyncio.Event | None = None
+        self._closed = False
+
+    # -- properties / lifecycle ---------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The API root, without a trailing slash."""
+        return self._base_url
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        """The rate limiter in use (shared per API key), or ``None`` when limiting is off."""
+        return self._transport.limiter
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt."""
+        return self._transport.max_retries
+
+    @property
+    def with_raw_response(self) -> RawResponseOperations:
+        """The same operations, returning :class:`APIResponse` around the parsed model.
+
+        The wrapper adds status, headers, retries taken, limiter wait and elapsed time:
+        ``await client.with_raw_response.get_orders()``.
+        """
+        return RawResponseOperations(self)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`aclose` was called."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        limiter = self._transport.limiter
+        pace = (
+            "off"
+            if limiter is None
+            else (
+                f"{limiter.current_rate():.3g}/s"
+                if isinstance(limiter, InProcessLimiter)
+                else type(limiter).__name__
+            )
+        )
+        return (
+            f"ScaledmailClient(base_url={self._base_url!r}, organization_id="
+            f"{self.organization_id!r}, api_key=<redacted>, rate_limit={pace}, "
+            f"max_retries={self.max_retries}{', closed' if self._closed else ''})"
+        )
+
+    async def __aenter__(self) -> ScaledmailClient:
+        if self._closed:
+            raise ClientClosedError("this ScaledmailClient is closed; create a new one")
+        self._transport.get_session()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client: fail calls still in flight with :class:`ClientClosedError`, then close
+        the owned aiohttp session (a session passed in stays open). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._transport.closed = True
+        current = asyncio.current_task()
+        pending = [t for t in self._inflight if t is not current and not t.done()]
+        if pending:
+            self._drained = asyncio.Event()
+            for task in pending:
+                self._close_cancelled.add(task)
+                task.cancel()
+            try:
+                await asyncio.wait_for(self._drained.wait(), timeout=5.0)
+            except TimeoutError:
+                pass
+        await self._transport.aclose()
+
+    def _enter(self) -> asyncio.Task[Any] | None:
+        if self._closed:
+            raise ClientClosedError("this ScaledmailClient is closed; create a new one")
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        return task
+
+    def _leave(self, task: asyncio.Task[Any] | None) -> None:
+        if task is not None:
+            self._inflight.discard(task)
+            if task in self._close_cancelled:
+                # aclose() cancelled this call but something below absorbed the cancellation:
+                # take the request back so the caller's task is not left "cancelling".
+                self._close_cancelled.discard(task)
+                if task.cancelling():
+                    task.uncancel()
+            if self._drained is not None and not (self._inflight - {asyncio.current_task()}):
+                self._drained.set()
+
+    def _closed_error(
+        self, task: asyncio.Task[Any] | None, operation: str
+    ) -> ClientClosedError | None:
+        """If ``task`` was cancelled by :meth:`aclose`, undo that cancel and return the error."""
+        if task is not None and task in self._close_cancelled:
+            self._close_cancelled.discard(task)
+            if task.uncancel() > 0:
+                return None  # someone else cancelled the task too: let the cancellation through
+            return ClientClosedError(
+                f"{operation}: the ScaledmailClient was closed while the call was in flight"
+            )
+        return None
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def _url(self, path: str, query: Mapping[str, str]) -> tuple[URL, str]:
+        """The encoded request URL and its secret-free display form (cached: bulk jobs repeat
+        the same few URLs, and building them is a measurable part of a fast local call)."""
+        cache_key = (path, tuple(query.items())) if query else path
+        found = self._url_cache.get(cache_key)
+        if found is not None:
+            return found
+        qs = build_query_string(query)
+        raw = self._base_url + path + ("?" + qs if qs else "")
+        shown = raw
+        if query and not SENSITIVE_QUERY_PARAMS.isdisjoint(k.lower() for k in query):
+            shown = display_url(self._base_url, path, query)
+        result = (URL(raw, encoded=True), shown)
+        if len(self._url_cache) >= _URL_CACHE_SIZE:
+            self._url_cache.clear()
+        self._url_cache[cache_key] = result
+        return result
+
+    def _deadline(self, deadline: float | Unset | None) -> float | None:
+        if deadline is UNSET or deadline is None:
+            return self.deadline
+        if deadline is not None and not deadline > 0:
+            raise ValueError("deadline must be > 0 seconds or None")
+        return deadline
+
+    async def _execute(
+        self,
+        op: Operation,
+        *,
+        path_params: Mapping[str, Any],
+        query: Mapping[str, Any],
+        body: Any,
+        organization_id: str | Unset | None = UNSET,
+        timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+        deadline: float | Unset | None = UNSET,
+        raw: bool = False,
+    ) -> Any:
+        """Validate, send and decode one operation (the entry of the generated api functions).
+
+        Returns the structured ``op.response_type`` value, or an :class:`APIResponse` with
+        ``raw=True``. Raises :class:`RequestValidationError` before sending for bad input.
+        ``organization_id``: ``UNSET`` = the client's, ``None`` = none. ``timeout`` (per attempt)
+        and ``deadline`` (whole call, seconds): ``None``/``UNSET`` = the client's setting.
+        """
+        task = self._enter()
+        try:
+            operation = op.operation_id
+            # (1) path parameters: present, strings, not blank; then one encoded segment each.
+            path = op.path
+            if op.path_params:
+                checked = prepare_path_params(op, path_params)
+                for name in op.path_params:
+                    encoded = encode_path_param(name, checked[name], operation)
+                    path = path.replace("{" + name + "}", encoded)
+            # (2) query and body.
+            params = prepare_query(op, query) if (query or op.query_params) else {}
+            wire = prepare_body(op, body, query)
+            # (3) organization_id.
+            if op.sends_organization_id:
+                org = self.organization_id if organization_id is UNSET else organization_id
+                if org is not None:
+                    if not isinstance(org, str) or not org.strip():
+                        raise RequestValidationError(
+                            "must be a non-blank string",
+                            field="organization_id",
+                            operation=operation,
+                        )
+                    params["organization_id"] = org
+            data: bytes | None = None
+            tag: str | None = None
+            if wire is not UNSET:
+                data = json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode()
+                if op.spends_money and isinstance(wire, dict):
+                    found = wire.get("tag")
+                    tag = found if isinstance(found, str) else None
+            url, shown = self._url(path, params)
+            # (4) send.
+            result = await self._transport.send(
+                operation=operation,
+                method=op.method,
+                url=url,
+                shown_url=shown,
+                data=data,
+                retry=op.retry,
+                group=op.rate_limit_group,
+                tag=tag,
+                timeout=timeout,
+                deadline=self._deadline(deadline),
+            )
+            # (5) decode.
+            parsed = self._decode(op, result, shown)
+            if raw:
+                return APIResponse(
+                    parsed=parsed,
+                    status_code=result.status,
+                    headers=result.headers,
+                    retries_taken=result.retries,
+                    limiter_wait=result.limiter_wait,
+                    elapsed=result.elapsed,
+                    operation=operation,
+                )
+            return parsed
+        except asyncio.CancelledError:
+            err = self._closed_error(task, op.operation_id)
+            if err is not None:
+                raise err from None
+            raise
+        finally:
+            self._leave(task)
+
+    def _decode(self, op: Operation, result: RawResult, shown: str) -> Any:
+        body = result.body
+        try:
+            data = json.loads(body) if body else None
+        except ValueError as exc:
+            raise self._decode_error(op, result, shown, f"the body is not JSON ({exc})") from exc
+        if op.response_type is None:
+            return data
+        if data is None:
+            raise self._decode_error(op, result, shown, "the body is empty")
+        try:
+            return structure(data, op.response_type)
+        except Exception as exc:
+            if isinstance(exc, (cattrs.ClassValidationError, cattrs.IterableValidationError)):
+                detail = "; ".join(cattrs.transform_error(exc))
+            else:
+                detail = f"{type(exc).__name__}: {exc}"
+            detail = self._transport.redact(detail)
+            raise self._decode_error(
+                op, result, shown, f"the body does not have the documented shape: {detail}"
+            ) from exc
+
+    def _decode_error(
+        self, op: Operation, result: RawResult, shown: str, why: str
+    ) -> ResponseDecodeError:
+        text = self._transport.redact(result.body.decode("utf-8", errors="replace"))
+        return ResponseDecodeError(
+            f"{op.operation_id}: HTTP {result.status} from {op.method} {shown}: {why}",
+            method=op.method,
+            url=shown,
+            status_code=result.status,
+            text=text,
+            operation=op.operation_id,
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        retry: Literal["safe", "pre-send-only"] | None = None,
+        organization_id: str | Unset | None = UNSET,
+        timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+        deadline: float | Unset | None = UNSET,
+    ) -> Any:
+        """Call an endpoint the spec does not describe yet; return the parsed JSON (or ``None``).
+
+        Same auth, limiter, retries and errors as the generated operations. ``path`` is relative to
+        ``base_url`` (``"/domain-masking"``) and used as given (encode ids yourself). GET, HEAD,
+        OPTIONS and DELETE are retried as ``"safe"``; other methods only when the request provably
+        was not sent (``"pre-send-only"``) unless ``retry="safe"`` is passed. ``organization_id``
+        is added to ``params`` like for the operations (client default unless overridden, not
+        added when ``params`` already has one).
+        """
+        method = method.upper()
+        operation = f"{method} {path}"
+        task = self._enter()
+        try:
+            if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+                raise RequestValidationError(
+                    "must be a path relative to base_url starting with '/'", field="path"
+                )
+            if "#" in path or "?" in path or "://" in path:
+                raise RequestValidationError(
+                    "must not contain '?', '#' or a scheme; pass query values in params=",
+                    field="path",
+                )
+            query: dict[str, str] = {}
+            for key, value in (params or {}).items():
+                if value is None or value is UNSET:
+                    continue
+                if isinstance(value, bool):
+                    query[key] = "true" if value else "false"
+                else:
+                    query[key] = str(value)
+            if "organization_id" not in query:
+                org = self.organization_id if organization_id is UNSET else organization_id
+                if org is not None:
+                    query["organization_id"] = org
+            # Percent-encode spaces, unicode and the like; keep '/' and existing %XX escapes.
+            url, shown = self._url(quote(path, safe="/%:@!$&'()*+,;=~"), query)
+            data = None
+            if json is not None:
+                try:
+                    data = _json_dumps(json)
+                except (TypeError, ValueError) as exc:
+                    raise RequestValidationError(
+                        f"is not JSON-serialisable: {exc}", field="json"
+                    ) from exc
+            result = await self._transport.send(
+                operation=operation,
+                method=method,
+                url=url,
+                shown_url=shown,
+                data=data,
+                retry=retry or ("safe" if method in _SAFE_METHODS else "pre-send-only"),
+                group=None,
+                timeout=timeout,
+                deadline=self._deadline(deadline),
+            )
+            if not result.body:
+                return None
+            try:
+                return _json_loads(result.body)
+            except ValueError as exc:
+                raise ResponseDecodeError(
+                    f"{operation}: HTTP {result.status}: the body is not JSON ({exc})",
+                    method=method,
+                    url=shown,
+                    status_code=result.status,
+                    text=self._transport.redact(result.body.decode("utf-8", errors="replace")),
+                    operation=operation,
+                ) from exc
+        except asyncio.CancelledError:
+            err = self._closed_error(task, operation)
+            if err is not None:
+                raise err from None
+            raise
+        finally:
+            self._leave(task)
+
+
+def _json_dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _json_loads(body: bytes) -> Any:
+    return json.loads(body)

@@ -1,0 +1,424 @@
+"""Client-side rate limiting: the :class:`RateLimiter` interface and the in-process implementation.
+
+Scaledmail allows 5 requests per second per API key (and 15 per minute for the "critical" domain
+operations) and "temporarily blocks" keys that go over. Hand-written rather than using aiolimiter
+because aiolimiter (see ``/work/shared/sdk-anchors.md``) is a leaky bucket that bursts (9 requests
+in one sliding second for ``AsyncLimiter(5, 1)``), is bound to one event loop, cannot change its
+rate at runtime and cannot be paused by a 429. This limiter:
+
+* guarantees at most ``limit`` grants in **any** sliding window (a log of grant times), and paces
+  the global group evenly (one grant every ``window * (1 + margin) / limit`` seconds), so there is
+  no burst at start-up or after a pause;
+* adds a safety ``margin`` (default 5 % of the window) because the server counts arrivals, which
+  jitter by a few milliseconds after the grant;
+* is FIFO-fair; only the queue head holds a timer; a cancelled waiter leaves the queue and wakes
+  the next one, so no slot is ever leaked;
+* on a 429 pauses **every** caller sharing the key until the hinted time (a shared
+  "paused until T"), then releases them spread out at the pacing interval, and lowers the pace
+  multiplicatively, recovering additively (AIMD), so a client configured above the server's real
+  limit converges;
+* binds nothing to an event loop beyond a waiter's own future, so a process-wide instance keeps
+  working across pytest's per-test loops (waiters of a closed loop are dropped).
+
+One limiter is shared per API key per process (:func:`shared_limiter`), keyed by a SHA-256 hash
+of the key; the key itself is never stored.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import hashlib
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+__all__ = [
+    "CRITICAL_GROUP",
+    "InProcessLimiter",
+    "LimiterTimeout",
+    "RateLimiter",
+    "shared_limiter",
+]
+
+logger = logging.getLogger("scaledmail_async")
+
+#: The rate-limit group of the "critical" domain operations (search, suggest, buy).
+CRITICAL_GROUP = "critical"
+
+
+class LimiterTimeout(Exception):
+    """Raised by :meth:`RateLimiter.acquire` when no slot can be granted within ``timeout``.
+
+    ``earliest`` is the number of seconds (from the call) after which a slot could have been
+    granted, when known.
+    """
+
+    def __init__(self, message: str, *, earliest: float | None = None) -> None:
+        super().__init__(message)
+        self.earliest = earliest
+
+
+class RateLimiter(abc.ABC):
+    """What the transport needs from a rate limiter.
+
+    Implement this to share one key's budget between processes (e.g. a Redis-backed store) and
+    pass it as ``ScaledmailClient(limiter=...)``.
+    """
+
+    @abc.abstractmethod
+    async def acquire(
+        self,
+        group: str | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> float:
+        """Wait for permission to send one request; return the seconds spent waiting.
+
+        ``group`` is the operation's extra rate-limit group (``"critical"``) or ``None``. Raise
+        :class:`LimiterTimeout` instead of waiting past ``timeout`` seconds (and fail at once when
+        the wait is known to be longer). Cancelling the call must not consume a slot.
+        """
+
+    @abc.abstractmethod
+    def report_rate_limited(self, group: str | None, retry_after: float | None) -> float:
+        """Tell the limiter the server answered 429; return the pause applied, in seconds.
+
+        ``group`` is the group the 429 is attributed to (``None`` = the key's global limit);
+        ``retry_after`` is the server's hint in seconds, or ``None``.
+        """
+
+
+class _Waiter:
+    __slots__ = ("fut", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.fut: asyncio.Future[None] | None = None
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class _Gate:
+    """One FIFO sliding-window gate: ``limit`` grants per ``window`` seconds, optional pacing."""
+
+    __slots__ = ("limit", "log", "paused_until", "pending", "waiters", "window")
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self.log: deque[float] = deque()
+        #: Slots reserved but not yet committed (a critical slot waiting for its global slot).
+        self.pending = 0
+        self.paused_until = -math.inf
+        self.waiters: deque[_Waiter] = deque()
+
+    def next_time(self, now: float, last_grant: float, interval: float) -> float:
+        """The earliest time a new grant can happen (``inf`` if only a release can free one)."""
+        log = self.log
+        horizon = now - self.window
+        while log and log[0] <= horizon:
+            log.popleft()
+        t = now
+        if self.paused_until > t:
+            t = self.paused_until
+        if interval > 0.0 and last_grant + interval > t:
+            t = last_grant + interval
+        over = len(log) + self.pending - self.limit + 1
+        if over > 0:
+            if over > len(log):
+                return math.inf
+            expiry = log[over - 1] + self.window
+            if expiry > t:
+                t = expiry
+        return t
+
+    def head(self) -> _Waiter | None:
+        """The first waiter whose loop is alive (waiters of closed loops are dropped)."""
+        waiters = self.waiters
+        while waiters:
+            w = waiters[0]
+            if not w.loop.is_closed():
+                return w
+            waiters.popleft()
+        return None
+
+    def wake_head(self) -> None:
+        w = self.head()
+        if w is not None and w.fut is not None and not w.fut.done():
+            w.fut.set_result(None)
+
+
+class InProcessLimiter(RateLimiter):
+    """The default limiter: pacing + sliding windows + a shared 429 pause, in this process.
+
+    Args:
+        rate: requests per second for the key (the server allows 5).
+        window: length of the global sliding window in seconds; at most
+            ``max(1, floor(rate * window))`` grants fall in any window of that length.
+        critical_limit: grants per ``critical_window`` for the ``"critical"`` group (15), or
+            ``None`` for no group limit.
+        critical_window: the critical window in seconds (60).
+        margin: safety margin as a fraction of each window (0.05 = windows are 5 % longer than
+            the server's) to absorb arrival jitter.
+        min_rate: the floor of the adaptive pace (default ``rate / 16``).
+        recovery: how fast the pace recovers after a 429, in requests/second per second
+            (default ``rate / 20``: halved 5/s is back to 5/s after 10 s without a 429).
+        clock: a monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        rate: float = 5.0,
+        *,
+        window: float = 1.0,
+        critical_limit: int | None = 15,
+        critical_window: float = 60.0,
+        margin: float = 0.05,
+        min_rate: float | None = None,
+        recovery: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not rate > 0 or not window > 0:
+            raise ValueError("rate and window must be > 0")
+        if critical_limit is not None and (critical_limit < 1 or not critical_window > 0):
+            raise ValueError("critical_limit must be >= 1 and critical_window > 0")
+        if margin < 0:
+            raise ValueError("margin must be >= 0")
+        self._clock = clock
+        self._margin = margin
+        self._window = window
+        self._critical_window = critical_window
+        self._rate_max = float(rate)
+        self._min_rate = float(min_rate) if min_rate is not None else self._rate_max / 16.0
+        self._recovery = float(recovery) if recovery is not None else self._rate_max / 20.0
+        self._global = _Gate(max(1, math.floor(rate * window)), window * (1.0 + margin))
+        self._critical: _Gate | None = None
+        if critical_limit is not None:
+            self._critical = _Gate(critical_limit, critical_window * (1.0 + margin))
+        # AIMD state: the pace is min(rate_max, _rate_floor + recovery * (now - _since)).
+        self._rate_floor = self._rate_max
+        self._since = -math.inf
+        self._last_grant = -math.inf
+        self._interval = (1.0 + margin) * max(window / self._global.limit, 1.0 / rate)
+        self._adapting = False
+
+    def __repr__(self) -> str:
+        crit = (
+            f"{self._critical.limit}/{self._critical_window:g}s"
+            if self._critical is not None
+            else "off"
+        )
+        return (
+            f"InProcessLimiter(rate={self._rate_max:g}/s, "
+            f"current_rate={self.current_rate():.3g}/s, "
+            f"window={self._window:g}s, critical={crit})"
+        )
+
+    # -- pace (AIMD) ------------------------------------------------------------------------
+
+    def current_rate(self) -> float:
+        """The adaptive pace in requests per second right now."""
+        if not self._adapting:
+            return self._rate_max
+        now = self._clock()
+        start = max(self._since, self._global.paused_until)
+        rate = self._rate_floor + self._recovery * max(0.0, now - start)
+        if rate >= self._rate_max:
+            self._adapting = False
+            return self._rate_max
+        return rate
+
+    def _pace_interval(self) -> float:
+        if not self._adapting:
+            return self._interval
+        rate = self.current_rate()
+        return max(self._interval, (1.0 + self._margin) / rate)
+
+    def tighten(self, rate: float, critical_limit: int | None) -> None:
+        """Adopt a lower rate / critical limit (a second client configured more conservatively)."""
+        if rate < self._rate_max:
+            self._rate_max = float(rate)
+            self._rate_floor = min(self._rate_floor, self._rate_max)
+            self._global.limit = max(1, math.floor(rate * self._window))
+            self._interval = (1.0 + self._margin) * max(
+                self._window / self._global.limit, 1.0 / rate
+            )
+        if (
+            critical_limit is not None
+            and self._critical is not None
+            and critical_limit < self._critical.limit
+        ):
+            self._critical.limit = critical_limit
+
+    @property
+    def paused_until(self) -> float:
+        """The limiter-clock time until which the global group is paused (``-inf`` if never)."""
+        return self._global.paused_until
+
+    # -- acquire ------------------------------------------------------------------------------
+
+    async def acquire(
+        self,
+        group: str | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> float:
+        """Wait for a slot for one request of ``group``; return seconds waited (FIFO order)."""
+        start = self._clock()
+        deadline = None if timeout is None else start + timeout
+        gate = self._global
+        crit = self._critical if group == CRITICAL_GROUP else None
+        if crit is None:
+            # Fast path: nobody queued and a slot free now.
+            if (
+                not gate.waiters
+                and gate.next_time(start, self._last_grant, self._pace_interval()) <= start
+            ):
+                gate.log.append(start)
+                self._last_grant = start
+                return 0.0
+            await self._wait(gate, deadline, start, reserve=False)
+            return self._clock() - start
+        await self._wait(crit, deadline, start, reserve=True)
+        try:
+            await self._wait(gate, deadline, start, reserve=False)
+        except BaseException:
+            crit.pending -= 1
+            crit.wake_head()
+            raise
+        # The critical slot counts from when the request actually goes out.
+        crit.pending -= 1
+        crit.log.append(self._last_grant)
+        return self._clock() - start
+
+    async def _wait(
+        self, gate: _Gate, deadline: float | None, start: float, *, reserve: bool
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        me = _Waiter(loop)
+        gate.waiters.append(me)
+        paced = gate is self._global
+        try:
+            while True:
+                now = self._clock()
+                is_head = gate.head() is me
+                if is_head:
+                    interval = self._pace_interval() if paced else 0.0
+                    last = self._last_grant if paced else -math.inf
+                    t = gate.next_time(now, last, interval)
+                    if t <= now:
+                        gate.waiters.popleft()
+                        if reserve:
+                            gate.pending += 1
+                        else:
+                            gate.log.append(now)
+                            if paced:
+                                self._last_grant = now
+                        gate.wake_head()
+                        return
+                    if deadline is not None and t > deadline:
+                        raise LimiterTimeout(
+                            f"no rate-limit slot before the deadline (next in {t - now:.2f}s)",
+                            earliest=t - start,
+                        )
+                    wake_at = t
+                else:
+                    if deadline is not None and gate.paused_until > deadline:
+                        raise LimiterTimeout(
+                            "the key's requests are paused past the deadline after a 429",
+                            earliest=gate.paused_until - start,
+                        )
+                    wake_at = deadline if deadline is not None else math.inf
+                if deadline is not None and now >= deadline:
+                    raise LimiterTimeout("no rate-limit slot before the deadline")
+                fut: asyncio.Future[None] = loop.create_future()
+                me.fut = fut
+                handle = None
+                if wake_at != math.inf:
+                    handle = loop.call_later(max(0.0, wake_at - now), _wake, fut)
+                try:
+                    await fut
+                finally:
+                    if handle is not None:
+                        handle.cancel()
+        except BaseException:
+            # Cancelled or timed out: leave the queue and hand the turn on, so no slot leaks.
+            try:
+                was_head = bool(gate.waiters) and gate.waiters[0] is me
+                gate.waiters.remove(me)
+            except ValueError:
+                was_head = False
+            if was_head:
+                gate.wake_head()
+            raise
+
+    # -- 429 feedback --------------------------------------------------------------------------
+
+    def report_rate_limited(self, group: str | None, retry_after: float | None) -> float:
+        """Pause every caller of ``group`` (``None``: all callers) and slow the pace down."""
+        now = self._clock()
+        gate = self._critical if (group == CRITICAL_GROUP and self._critical) else self._global
+        if retry_after is not None:
+            pause = retry_after
+        elif gate is self._global or not gate.log:
+            pause = gate.window
+        else:
+            # No hint on a group limit: wait until the oldest grant we know of leaves the window.
+            pause = max(gate.log[0] + gate.window - now, self._global.window)
+        if gate is self._global and now - self._since >= gate.window:
+            # Multiplicative decrease, once per window (the 429s of requests already in flight
+            # belong to the same overload).
+            self._rate_floor = max(self._min_rate, self.current_rate() / 2.0)
+            self._since = now
+            self._adapting = True
+        until = now + pause
+        if until > gate.paused_until:
+            gate.paused_until = until
+        return pause
+
+
+# Strong references on purpose: a limiter must outlive its clients, or a client created right
+# after another one closed would start with an empty window and could exceed the server's limit.
+# One small object per API key used in the process.
+_registry: dict[str, InProcessLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def _key_id(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
+
+
+def shared_limiter(
+    api_key: str,
+    *,
+    rate: float = 5.0,
+    critical_limit: int | None = 15,
+    window: float = 1.0,
+    critical_window: float = 60.0,
+) -> InProcessLimiter:
+    """The process-wide :class:`InProcessLimiter` of ``api_key`` (created on first use).
+
+    Every client with the same key gets the same limiter, because the server counts per key. If
+    clients ask for different limits, the stricter one wins.
+    """
+    key_id = _key_id(api_key)
+    with _registry_lock:
+        limiter = _registry.get(key_id)
+        if limiter is None:
+            limiter = InProcessLimiter(
+                rate,
+                window=window,
+                critical_limit=critical_limit,
+                critical_window=critical_window,
+            )
+            _registry[key_id] = limiter
+        else:
+            limiter.tighten(rate, critical_limit)
+        return limiter

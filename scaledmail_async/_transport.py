@@ -1,0 +1,537 @@
+"""Request execution over aiohttp: auth, timeouts, deadline, rate limiting, retries and errors.
+
+Hand-written rather than using aiohttp-retry because of its traps (``/work/shared/sdk-anchors.md``):
+it retries POSTs on 5xx, does not release failed responses before retrying, ignores server wait
+hints under concurrency and cannot tell a failure before sending from one after. The loop here
+follows the Stainless retry loop (one request description, per-attempt logging, a server hint
+over backoff) with three additions: the operation's safety class decides what may be retried,
+the limiter is acquired *before* each attempt so its wait never counts against the per-attempt
+timeout, and an overall deadline bounds limiter waits, attempts and sleeps (api-core's rule: no
+sleep is started that would pass it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import platform
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Final
+
+import aiohttp
+from yarl import URL
+
+from scaledmail_async._limiter import CRITICAL_GROUP, LimiterTimeout, RateLimiter
+from scaledmail_async._logging import logger
+from scaledmail_async._retry import (
+    SAFE_RETRY_STATUSES,
+    BackoffPolicy,
+    is_pre_send_failure,
+    is_timeout,
+    parse_retry_after,
+)
+from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._version import __version__
+from scaledmail_async.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ClientClosedError,
+    OutcomeUnknownError,
+    PaymentPendingError,
+    RateLimitError,
+    ScaledmailError,
+    status_error_class,
+)
+
+__all__ = ["RawResult", "Transport", "default_user_agent"]
+
+_PAYMENT_PENDING_TEXT: Final = "subscription created but unable to charge"
+_REDACTED: Final = "[REDACTED]"
+_MAX_DETAIL: Final = 300
+
+
+def default_user_agent(suffix: str | None = None) -> str:
+    """``scaledmail-async/<version> python/<x.y.z> aiohttp/<version>`` plus ``suffix``."""
+    ua = (
+        f"scaledmail-async/{__version__} python/{platform.python_version()} "
+        f"aiohttp/{aiohttp.__version__}"
+    )
+    return f"{ua} {suffix}" if suffix else ua
+
+
+class RawResult:
+    """What one successful call produced, before decoding."""
+
+    __slots__ = ("body", "elapsed", "headers", "limiter_wait", "retries", "status")
+
+    def __init__(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        retries: int,
+        limiter_wait: float,
+        elapsed: float,
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.retries = retries
+        self.limiter_wait = limiter_wait
+        self.elapsed = elapsed
+
+
+class Transport:
+    """Sends requests for one client. Not public: use :class:`ScaledmailClient`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        user_agent: str,
+        timeout: float | None,
+        connect_timeout: float,
+        max_retries: int,
+        backoff: BackoffPolicy,
+        max_retry_after: float,
+        limiter: RateLimiter | None,
+        session: aiohttp.ClientSession | None,
+        trace_configs: Iterable[aiohttp.TraceConfig] | None,
+        sleep: Callable[[float], Awaitable[Any]],
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if timeout is not None and not timeout > 0:
+            raise ValueError("timeout must be > 0 seconds or None")
+        self._api_key = api_key
+        self._headers: dict[str, str] = {
+            "Authorization": f"Bearer {api_key}",
+            "User-Agent": user_agent,
+            "Accept": "application/json",
+        }
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        self._connect_timeout = connect_timeout
+        self._default_timeout = self._client_timeout(timeout)
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {timeout: self._default_timeout}
+        self.max_retries = max_retries
+        self._backoff = backoff
+        self._max_retry_after = max_retry_after
+        self.limiter = limiter
+        self._session = session
+        self._owns_session = session is None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._trace_configs = list(trace_configs) if trace_configs else None
+        self._sleep = sleep
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self.closed = False
+
+    # -- session --------------------------------------------------------------------------
+
+    def _client_timeout(self, timeout: float | None) -> aiohttp.ClientTimeout:
+        if timeout is None:
+            return aiohttp.ClientTimeout(total=None, connect=self._connect_timeout)
+        return aiohttp.ClientTimeout(total=timeout, connect=min(self._connect_timeout, timeout))
+
+    def get_session(self) -> aiohttp.ClientSession:
+        """The session to use now; an owned one is created on first use in the running loop."""
+        session = self._session
+        if self.closed:
+            raise ClientClosedError("the ScaledmailClient is closed; create a new client")
+        if session is None:
+            loop = asyncio.get_running_loop()
+            session = aiohttp.ClientSession(trace_configs=self._trace_configs)
+            self._session = session
+            self._session_loop = loop
+            return session
+        if self._owns_session:
+            if self._session_loop is not asyncio.get_running_loop():
+                raise ScaledmailError(
+                    "this ScaledmailClient's aiohttp session was created in another event loop; "
+                    "create (and close) one client per event loop"
+                )
+        elif session.closed:
+            raise ClientClosedError("the aiohttp session passed to ScaledmailClient is closed")
+        return session
+
+    async def aclose(self) -> None:
+        """Close the owned session (a session passed in is left open)."""
+        self.closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def redact(self, value: Any) -> Any:
+        """``value`` with every occurrence of the API key replaced (strings, lists, dicts)."""
+        key = self._api_key
+        if isinstance(value, str):
+            return value.replace(key, _REDACTED) if key in value else value
+        if isinstance(value, list):
+            return [self.redact(v) for v in value]
+        if isinstance(value, dict):
+            return {self.redact(k): self.redact(v) for k, v in value.items()}
+        return value
+
+    def _attempt_timeout(self, timeout: float | Unset | None) -> aiohttp.ClientTimeout:
+        if timeout is UNSET or timeout is None:
+            return self._default_timeout
+        found = self._timeouts.get(timeout)
+        if found is None:
+            if not timeout > 0:
+                raise ValueError("timeout must be > 0 seconds or None")
+            found = self._client_timeout(timeout)
+            if len(self._timeouts) < 32:
+                self._timeouts[timeout] = found
+        return found
+
+    def _decode_error_body(self, body: bytes) -> Any:
+        text = body.decode("utf-8", errors="replace")
+        if not text.strip():
+            return ""
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return self.redact(text)
+        return self.redact(parsed)
+
+    @staticmethod
+    def _detail(body: Any) -> str:
+        if isinstance(body, Mapping):
+            parts = [str(body[k]) for k in ("error", "message") if body.get(k)]
+            if parts:
+                return " / ".join(dict.fromkeys(parts))
+        text = body if isinstance(body, str) else json.dumps(body, default=str)
+        text = " ".join(text.split())
+        return text[:_MAX_DETAIL] + ("..." if len(text) > _MAX_DETAIL else "")
+
+    def _status_error(
+        self,
+        operation: str,
+        method: str,
+        shown_url: str,
+        status: int,
+        reason: str | None,
+        headers: Mapping[str, str],
+        body: Any,
+    ) -> APIStatusError:
+        detail = self._detail(body)
+        safe_headers = {k: self.redact(v) for k, v in headers.items()}
+        cls = status_error_class(status)
+        hint = ""
+        if 300 <= status < 400:
+            location = self.redact(headers.get("Location", "?"))
+            hint = (
+                f" (redirect to {location}: the SDK does not follow redirects so that the API "
+                "key never leaves the API host)"
+            )
+        elif status == 400 and _PAYMENT_PENDING_TEXT in detail.lower():
+            cls = PaymentPendingError
+            hint = (
+                ". The subscription WAS created but the card could not be charged: confirm the "
+                "payment in the web app (Billing). Do not retry: that would create a second "
+                "subscription."
+            )
+        elif status == 401:
+            hint = ". Check the API key (get one at https://app.scaledmail.com/settings)."
+        message = (
+            f"{operation}: HTTP {status}{' ' + reason if reason else ''} from {method} {shown_url}"
+        )
+        if detail:
+            message += f": {detail}"
+        return cls(
+            message + hint,
+            status_code=status,
+            method=method,
+            url=shown_url,
+            body=body,
+            headers=safe_headers,
+            operation=operation,
+        )
+
+    def _outcome_unknown(
+        self,
+        operation: str,
+        method: str,
+        shown_url: str,
+        tag: str | None,
+        what: str,
+        cause: BaseException,
+    ) -> OutcomeUnknownError:
+        how = (
+            f"find the order with tag {tag!r} via get_orders and get_order_details"
+            if tag
+            else "list orders with get_orders and inspect get_order_details (pass a unique "
+            "tag= on spending calls to make this reliable)"
+        )
+        message = (
+            f"{operation}: outcome unknown after {what}; the request may have been processed, "
+            f"so it was NOT retried (it spends money). Reconcile before trying again: {how}."
+        )
+        return OutcomeUnknownError(
+            message, operation=operation, method=method, url=shown_url, tag=tag, cause=cause
+        )
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def send(
+        self,
+        *,
+        operation: str,
+        method: str,
+        url: URL,
+        shown_url: str,
+        data: bytes | None,
+        retry: str,
+        group: str | None,
+        tag: str | None = None,
+        timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+        deadline: float | None = None,
+    ) -> RawResult:
+        """Send one call (with retries) and return the 2xx result; raise a typed error otherwise.
+
+        ``retry`` is the safety class: ``"safe"`` retries transient failures; anything else is
+        treated as ``"pre-send-only"``. ``deadline`` is an overall budget in seconds.
+        """
+        clock = self._clock
+        start = clock()
+        deadline_at = None if deadline is None else start + deadline
+        session = self.get_session()
+        headers = self._json_headers if data is not None else self._headers
+        limiter = self.limiter
+        safe = retry == "safe"
+        base_timeout = self._attempt_timeout(timeout)
+        attempt = 0
+        limiter_wait = 0.0
+        while True:
+            if limiter is not None:
+                budget = None
+                if deadline_at is not None:
+                    budget = deadline_at - clock()
+                    if budget <= 0:
+                        raise self._deadline_error(
+                            operation,
+                            method,
+                            shown_url,
+                            deadline,
+                            "before the rate limiter granted a slot",
+                        )
+                try:
+                    limiter_wait += await limiter.acquire(group, timeout=budget)
+                except LimiterTimeout as exc:
+                    raise self._deadline_error(
+                        operation,
+                        method,
+                        shown_url,
+                        deadline,
+                        f"waiting for the rate limiter ({exc})",
+                    ) from None
+                if self.closed:
+                    raise ClientClosedError(f"{operation}: the ScaledmailClient was closed")
+            client_timeout = base_timeout
+            cut_by_deadline = False
+            if deadline_at is not None:
+                remaining = deadline_at - clock()
+                if remaining <= 0:
+                    raise self._deadline_error(
+                        operation, method, shown_url, deadline, "before the request was sent"
+                    )
+                if base_timeout.total is None or remaining < base_timeout.total:
+                    client_timeout = self._client_timeout(remaining)
+                    cut_by_deadline = True
+            sent_at = clock()
+            try:
+                async with session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                    raise_for_status=False,
+                    trace_request_ctx={"attempt": attempt + 1, "operation": operation},
+                ) as resp:
+                    body = await resp.read()
+                    status = resp.status
+                    resp_headers = resp.headers
+                    reason = resp.reason
+            except asyncio.CancelledError:
+                raise
+            except (aiohttp.ClientError, TimeoutError, OSError, RuntimeError) as exc:
+                if self.closed or (isinstance(exc, RuntimeError) and session.closed):
+                    raise ClientClosedError(
+                        f"{operation}: the ScaledmailClient (or its session) was closed"
+                    ) from exc
+                if isinstance(exc, RuntimeError):
+                    raise
+                timed_out = is_timeout(exc)
+                what = (
+                    f"a timeout ({type(exc).__name__})"
+                    if timed_out
+                    else f"{type(exc).__name__}: {self.redact(str(exc))}"
+                )
+                if not safe and not is_pre_send_failure(exc):
+                    raise self._outcome_unknown(
+                        operation, method, shown_url, tag, what, exc
+                    ) from exc
+                if cut_by_deadline and timed_out:
+                    raise self._deadline_error(
+                        operation, method, shown_url, deadline, "during the request"
+                    ) from exc
+                cls = APITimeoutError if timed_out else APIConnectionError
+                error: APIError = cls(
+                    f"{operation}: {method} {shown_url} failed: {what}",
+                    method=method,
+                    url=shown_url,
+                    operation=operation,
+                )
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "%s %s failed after %.3fs: %s (attempt %d, %s)",
+                        method,
+                        shown_url,
+                        clock() - sent_at,
+                        what,
+                        attempt + 1,
+                        operation,
+                    )
+                if attempt >= self.max_retries:
+                    raise error from exc
+                delay = self._backoff.delay(attempt)
+                retry_reason = what
+            else:
+                now = clock()
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "%s %s -> %d in %.3fs (attempt %d, %s)",
+                        method,
+                        shown_url,
+                        status,
+                        now - sent_at,
+                        attempt + 1,
+                        operation,
+                    )
+                if 200 <= status < 300:
+                    return RawResult(status, resp_headers, body, attempt, limiter_wait, now - start)
+                err_body = self._decode_error_body(body)
+                err = self._status_error(
+                    operation, method, shown_url, status, reason, resp_headers, err_body
+                )
+                if isinstance(err, PaymentPendingError):
+                    raise err
+                if status == 429:
+                    delay = self._on_rate_limited(
+                        operation, group, attempt, err, resp_headers, err_body
+                    )
+                    retry_reason = "HTTP 429"
+                elif not safe:
+                    if status >= 500 or status == 408:
+                        raise self._outcome_unknown(
+                            operation, method, shown_url, tag, f"HTTP {status}", err
+                        ) from err
+                    raise err
+                elif status in SAFE_RETRY_STATUSES:
+                    hint = parse_retry_after(resp_headers, None, self._wall_clock())
+                    if hint is not None and hint > self._max_retry_after:
+                        err.message += (
+                            f" (the server asks to wait {hint:.0f}s, more than max_retry_after="
+                            f"{self._max_retry_after:g}s, so the SDK does not retry)"
+                        )
+                        err.args = (err.message,)
+                        raise err
+                    if attempt >= self.max_retries:
+                        raise err
+                    delay = hint if hint is not None else self._backoff.delay(attempt)
+                    retry_reason = f"HTTP {status}"
+                else:
+                    raise err
+                error = err
+            # -- retry ----------------------------------------------------------------------
+            if deadline_at is not None:
+                pause_end = delay
+                if limiter is not None and isinstance(error, RateLimitError):
+                    pause_end = max(delay, error.retry_after or 0.0)
+                if clock() + pause_end >= deadline_at:
+                    raise self._deadline_error(
+                        operation,
+                        method,
+                        shown_url,
+                        deadline,
+                        f"before retry {attempt + 1} (it would wait {pause_end:.2f}s "
+                        f"after {retry_reason})",
+                    ) from error
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "retrying %s (attempt %d of %d) after %s in %.2fs",
+                    operation,
+                    attempt + 2,
+                    self.max_retries + 1,
+                    retry_reason,
+                    delay,
+                )
+            if delay > 0:
+                await self._sleep(delay)
+            if self.closed:
+                raise ClientClosedError(f"{operation}: the ScaledmailClient was closed") from error
+            attempt += 1
+
+    def _on_rate_limited(
+        self,
+        operation: str,
+        group: str | None,
+        attempt: int,
+        err: APIStatusError,
+        headers: Mapping[str, str],
+        body: Any,
+    ) -> float:
+        """Handle a 429: feed the limiter, decide the wait (or raise ``err``)."""
+        hint = parse_retry_after(headers, body, self._wall_clock())
+        if isinstance(err, RateLimitError):
+            err.retry_after = hint
+        too_long = hint is not None and hint > self._max_retry_after
+        limiter = self.limiter
+        pause_group = None
+        if group == CRITICAL_GROUP and "critical" in self._detail(body).lower():
+            pause_group = CRITICAL_GROUP
+        if limiter is not None:
+            pause = limiter.report_rate_limited(
+                pause_group, min(hint, self._max_retry_after) if hint is not None else None
+            )
+            if logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "429 on %s (attempt %d): pausing %s for %.2fs",
+                    operation,
+                    attempt + 1,
+                    "critical operations" if pause_group else "all requests of this key",
+                    pause,
+                )
+        if too_long:
+            err.message = (
+                f"{err.message} (the server asks to wait {hint:.0f}s, more than "
+                f"max_retry_after={self._max_retry_after:g}s, so the SDK does not retry)"
+            )
+            err.args = (err.message,)
+            raise err
+        if attempt >= self.max_retries:
+            raise err
+        if limiter is not None:
+            # The limiter holds every caller of the key until the pause ends, then spreads them.
+            return 0.0
+        return hint if hint is not None else self._backoff.delay(attempt)
+
+    @staticmethod
+    def _deadline_error(
+        operation: str, method: str, shown_url: str, deadline: float | None, when: str
+    ) -> APITimeoutError:
+        return APITimeoutError(
+            f"{operation}: the call's deadline of {deadline:g}s was reached {when}",
+            method=method,
+            url=shown_url,
+            operation=operation,
+        )

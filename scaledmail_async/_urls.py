@@ -1,0 +1,123 @@
+"""URL safety: the base URL check, path-parameter encoding and secret-free display URLs.
+
+Hand-written rather than left to yarl/aiohttp because the rules are the SDK's, not HTTP's:
+
+* a plain ``http://`` base URL is refused unless the host is loopback (the key would travel in
+  clear text otherwise);
+* every path parameter is percent-encoded with :func:`urllib.parse.quote` and ``safe=""`` so that
+  ``/``, ``?``, ``#``, ``%``, spaces or unicode in an id can never change the path, and the dot
+  segments ``.``/``..`` (which ``quote`` leaves alone and which URL normalisation would resolve)
+  are rejected outright. The URL is then handed to aiohttp as ``yarl.URL(..., encoded=True)`` so
+  nothing re-encodes or normalises it;
+* URLs kept in exceptions and log lines redact sensitive query values (``password``...).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from urllib.parse import quote, urlencode
+
+from yarl import URL
+
+from scaledmail_async.errors import RequestValidationError
+
+__all__ = [
+    "SENSITIVE_QUERY_PARAMS",
+    "build_query_string",
+    "display_url",
+    "encode_path",
+    "encode_path_param",
+    "validate_base_url",
+]
+
+#: Query parameters whose values never appear in logs or exceptions.
+SENSITIVE_QUERY_PARAMS = frozenset({"password", "token", "api_key", "apikey", "key", "secret"})
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(base_url: str) -> str:
+    """Check ``base_url`` and return it without a trailing slash.
+
+    Raises :class:`ValueError` for a non-HTTP(S) scheme, a plain ``http://`` URL to a non-loopback
+    host, credentials in the URL, or a query/fragment.
+    """
+    if not isinstance(base_url, str) or not base_url.strip():
+        raise ValueError(
+            "base_url must be a non-empty string such as 'https://server.scaledmail.com/api/v1'"
+        )
+    url = URL(base_url.strip())
+    if url.scheme not in ("https", "http") or not url.host:
+        raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise ValueError(
+            f"refusing plain http:// base_url for non-loopback host {url.host!r}: the API key "
+            "would be sent unencrypted. Use https:// (http:// is allowed only for 127.0.0.1, ::1 "
+            "and localhost, e.g. a local fake server)."
+        )
+    if url.user is not None or url.password is not None:
+        raise ValueError("base_url must not contain credentials; pass api_key= instead")
+    if url.query_string or url.fragment:
+        raise ValueError("base_url must not have a query string or fragment")
+    return str(url).rstrip("/")
+
+
+def encode_path_param(name: str, value: object, operation: str | None = None) -> str:
+    """Validate one path parameter and percent-encode it as a single path segment.
+
+    Raises :class:`RequestValidationError` (``field=name``) for a non-string, empty, blank,
+    ``.`` or ``..`` value.
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise RequestValidationError(
+            f"must be a string, got {type(value).__name__}", field=name, operation=operation
+        )
+    text = str(value)
+    if not text.strip():
+        raise RequestValidationError("must not be empty or blank", field=name, operation=operation)
+    if text in (".", ".."):
+        raise RequestValidationError(
+            f"{text!r} is not a valid id (it would be a path dot-segment)",
+            field=name,
+            operation=operation,
+        )
+    return quote(text, safe="")
+
+
+def encode_path(
+    template: str,
+    path_params: Mapping[str, object],
+    names: tuple[str, ...],
+    operation: str | None = None,
+) -> str:
+    """Fill ``template`` (``/orders/{order_id}``) with the encoded values of ``names``."""
+    path = template
+    for name in names:
+        if name not in path_params:
+            raise RequestValidationError("is required", field=name, operation=operation)
+        path = path.replace("{" + name + "}", encode_path_param(name, path_params[name], operation))
+    return path
+
+
+def build_query_string(query: Mapping[str, str]) -> str:
+    """``a=1&b=x%20y`` (empty string for no parameters)."""
+    if not query:
+        return ""
+    return urlencode(query, quote_via=quote)
+
+
+def display_url(base_url: str, path: str, query: Mapping[str, str] | None) -> str:
+    """The request URL for logs and exceptions, with sensitive query values replaced by ``***``."""
+    if not query:
+        return base_url + path
+    shown = {k: ("***" if k.lower() in SENSITIVE_QUERY_PARAMS else v) for k, v in query.items()}
+    return base_url + path + "?" + urlencode(shown, quote_via=quote, safe="*")

@@ -1,0 +1,398 @@
+"""The rate limiter: unit behaviour, and a real local server recording arrival times.
+
+The server-side tests print the maximum number of requests seen in any window (the lead reports
+the figure). Scaled-down configurations (e.g. 5 per 0.25 s) keep them fast; one test runs the real
+default of 5 per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import gc
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from scaledmail_async._client import ScaledmailClient
+from scaledmail_async._limiter import (
+    InProcessLimiter,
+    LimiterTimeout,
+    _registry,
+    _Waiter,
+    shared_limiter,
+)
+from scaledmail_async._operation import Operation
+from scaledmail_async._types import UNSET
+from scaledmail_async.errors import APITimeoutError
+
+StartServer = Callable[[web.Application], Awaitable[str]]
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The largest number of ``times`` inside any half-open window ``[t, t + window)``."""
+    ts = sorted(times)
+    return max((bisect.bisect_left(ts, t + window) - i for i, t in enumerate(ts)), default=0)
+
+
+class Recorder:
+    """A tiny test app: records (arrival time, path); ``respond`` may answer instead of 200."""
+
+    def __init__(self, respond: Callable[[int, web.Request], web.Response | None] | None = None):
+        self.arrivals: list[tuple[float, str]] = []
+        self.respond = respond
+
+    async def handle(self, request: web.Request) -> web.Response:
+        index = len(self.arrivals)
+        self.arrivals.append((time.monotonic(), request.path))
+        if self.respond is not None:
+            answer = self.respond(index, request)
+            if answer is not None:
+                return answer
+        return web.json_response({"ok": True})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/api/v1/{tail:.*}", self.handle)
+        return app
+
+    def times(self, path_prefix: str = "/") -> list[float]:
+        return [t for t, p in self.arrivals if p.startswith("/api/v1" + path_prefix)]
+
+
+def _op(group: str | None, path: str = "/crit") -> Operation:
+    return Operation(
+        operation_id="crit_op" if group else "plain_op",
+        tag="t",
+        method="POST",
+        path=path,
+        path_params=(),
+        query_params=(),
+        request_type=None,
+        body_required=False,
+        response_type=dict[str, Any],
+        retry="safe",
+        spends_money=False,
+        rate_limit_group=group,
+        sends_organization_id=False,
+    )
+
+
+async def _exec(client: ScaledmailClient, op: Operation, *, raw: bool = False) -> Any:
+    return await client._execute(
+        op,
+        path_params={},
+        query={},
+        body=UNSET,
+        organization_id=UNSET,
+        timeout=None,
+        deadline=None,
+        raw=raw,
+    )
+
+
+# -- against a real local server ------------------------------------------------------------
+
+
+async def test_real_default_five_per_second(serve: StartServer, api_key: str) -> None:
+    rec = Recorder()
+    base = await serve(rec.app())
+    async with ScaledmailClient(api_key, base_url=base) as client:  # rate_limit=5.0 default
+        await asyncio.gather(*(client.request("GET", f"/n{i}") for i in range(12)))
+    times = rec.times()
+    worst = max_in_window(times, 1.0)
+    print(f"default 5/s limiter, 12 concurrent calls: max requests in any 1 s window = {worst}")
+    assert len(times) == 12
+    assert worst <= 5
+    # no burst at start-up: the first 5 are spread over most of a second
+    assert times[4] - times[0] >= 0.8
+
+
+async def test_scaled_startup_and_steady_state(serve: StartServer, api_key: str) -> None:
+    rec = Recorder()
+    base = await serve(rec.app())
+    limiter = InProcessLimiter(20.0, window=0.25)  # 5 per 0.25 s
+    async with ScaledmailClient(api_key, base_url=base, limiter=limiter) as client:
+        await asyncio.gather(*(client.request("GET", f"/n{i}") for i in range(40)))
+    times = rec.times()
+    worst = max_in_window(times, 0.25)
+    first_second = [t for t in times if t < times[0] + 1.0]
+    print(f"5 per 0.25 s limiter, 40 concurrent calls: max in any 0.25 s window = {worst}")
+    assert len(times) == 40
+    assert worst <= 5
+    assert max_in_window(first_second, 0.25) <= 5
+
+
+async def test_429_pauses_everyone_then_releases_spread_out(
+    serve: StartServer, api_key: str
+) -> None:
+    pause = 0.5
+
+    def respond(index: int, request: web.Request) -> web.Response | None:
+        if index == 10:
+            return web.json_response(
+                {"message": "Too many requests", "retryAfter": pause, "limit": "5/s"}, status=429
+            )
+        return None
+
+    rec = Recorder(respond)
+    base = await serve(rec.app())
+    limiter = InProcessLimiter(20.0, window=0.25)
+    async with ScaledmailClient(api_key, base_url=base, limiter=limiter) as client:
+        results = await asyncio.gather(*(client.request("GET", f"/n{i}") for i in range(30)))
+    assert all(r == {"ok": True} for r in results)
+    times = rec.times()
+    t429 = times[10]
+    during = [t for t in times if t429 < t < t429 + pause - 0.03]
+    after = [t for t in times if t >= t429 + pause - 0.03]
+    worst = max_in_window(times, 0.25)
+    worst_after = max_in_window([t for t in after if t < after[0] + 1.0], 0.25)
+    print(
+        f"429 pause: {len(during)} request(s) during the {pause}s pause; max in any 0.25 s "
+        f"window overall = {worst}, in the second after the pause = {worst_after}"
+    )
+    assert len(times) == 31  # 30 calls + the one retried
+    assert len(during) == 0
+    assert worst <= 5
+    # the pace was halved (AIMD): at most 3 per window right after the pause, not a herd of 5
+    assert worst_after <= 3
+
+
+async def test_two_clients_of_one_key_pause_together(serve: StartServer, api_key: str) -> None:
+    pause = 0.4
+
+    def respond(index: int, request: web.Request) -> web.Response | None:
+        if index == 4:
+            return web.json_response({"message": "Too many", "retryAfter": pause}, status=429)
+        return None
+
+    rec = Recorder(respond)
+    base = await serve(rec.app())
+    a = ScaledmailClient(api_key, base_url=base, rate_limit=20.0)
+    b = ScaledmailClient(api_key, base_url=base, rate_limit=20.0)
+    assert a.limiter is b.limiter  # one limiter per key per process
+    async with a, b:
+        await asyncio.gather(
+            *(a.request("GET", f"/a/{i}") for i in range(8)),
+            *(b.request("GET", f"/b/{i}") for i in range(8)),
+        )
+    times = rec.times()
+    t429 = times[4]
+    during = [(t, p) for t, p in rec.arrivals if t429 < t < t429 + pause - 0.03]
+    after_a = [t for t in rec.times("/a/") if t > t429]
+    after_b = [t for t in rec.times("/b/") if t > t429]
+    print(f"shared 429 pause across two clients: {len(during)} request(s) during the pause")
+    assert during == []
+    assert after_a and after_b  # both clients still had work, and both waited
+    assert min(after_a + after_b) >= t429 + pause - 0.03
+
+
+async def test_critical_group_limit_and_no_head_of_line_blocking(
+    serve: StartServer, api_key: str
+) -> None:
+    rec = Recorder()
+    base = await serve(rec.app())
+    limiter = InProcessLimiter(20.0, window=0.25, critical_limit=6, critical_window=2.0)
+    crit, plain = _op("critical", "/crit"), _op(None, "/plain")
+    async with ScaledmailClient(api_key, base_url=base, limiter=limiter) as client:
+        await asyncio.gather(
+            *(_exec(client, crit) for _ in range(8)), *(_exec(client, plain) for _ in range(10))
+        )
+    crit_times = rec.times("/crit")
+    plain_times = rec.times("/plain")
+    worst = max_in_window(crit_times, 2.0)
+    print(f"critical 6 per 2 s: max critical requests in any 2 s window = {worst}")
+    assert len(crit_times) == 8
+    assert worst <= 6
+    assert max_in_window(rec.times(), 0.25) <= 5
+    # the critical calls waiting for their window never held up the plain ones
+    assert max(plain_times) < sorted(crit_times)[6]
+
+
+async def test_limiter_wait_is_reported_and_not_counted_in_attempt_timeout(
+    serve: StartServer, api_key: str
+) -> None:
+    rec = Recorder()
+    base = await serve(rec.app())
+    limiter = InProcessLimiter(20.0, window=0.25)
+    limiter.report_rate_limited(None, 0.4)
+    async with ScaledmailClient(api_key, base_url=base, limiter=limiter, timeout=0.2) as client:
+        result = await _exec(client, _op(None, "/x"), raw=True)
+    assert result.parsed == {"ok": True}
+    assert result.limiter_wait >= 0.35
+    assert result.retries_taken == 0
+
+
+async def test_limiter_fails_fast_when_pause_outlasts_deadline(
+    serve: StartServer, api_key: str
+) -> None:
+    rec = Recorder()
+    base = await serve(rec.app())
+    limiter = InProcessLimiter(20.0)
+    limiter.report_rate_limited(None, 5.0)
+    async with ScaledmailClient(api_key, base_url=base, limiter=limiter, deadline=0.5) as client:
+        started = time.monotonic()
+        with pytest.raises(APITimeoutError, match=r"deadline of 0\.5s"):
+            await client.request("GET", "/x")
+        waited = time.monotonic() - started
+    assert rec.arrivals == []
+    assert waited < 0.4  # it did not sit out the deadline
+
+
+# -- unit behaviour -------------------------------------------------------------------------
+
+
+async def test_fifo_order() -> None:
+    limiter = InProcessLimiter(50.0, window=0.1)
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        await limiter.acquire()
+        order.append(i)
+
+    tasks = []
+    for i in range(15):
+        tasks.append(asyncio.create_task(one(i)))
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks)
+    assert order == list(range(15))
+
+
+async def test_cancelled_waiters_leave_no_trace() -> None:
+    limiter = InProcessLimiter(20.0, window=0.25)
+    limiter.report_rate_limited(None, 0.15)
+    granted: list[int] = []
+
+    async def one(i: int) -> None:
+        await limiter.acquire()
+        granted.append(i)
+
+    tasks = [asyncio.create_task(one(i)) for i in range(4)]
+    await asyncio.sleep(0.02)
+    tasks[0].cancel()  # the head
+    tasks[2].cancel()
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(done[0], asyncio.CancelledError)
+    assert isinstance(done[2], asyncio.CancelledError)
+    assert granted == [1, 3]
+    assert not limiter._global.waiters
+
+
+async def test_cancelled_critical_waiter_returns_its_reserved_slot() -> None:
+    limiter = InProcessLimiter(50.0, critical_limit=1, critical_window=30.0)
+    limiter.report_rate_limited(None, 0.2)  # global paused: a critical waiter holds a reservation
+    waiter = asyncio.create_task(limiter.acquire("critical"))
+    await asyncio.sleep(0.02)
+    assert limiter._critical is not None and limiter._critical.pending == 1
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert limiter._critical.pending == 0
+    # the critical budget (1) is still available: granted once the global pause ends
+    await asyncio.wait_for(limiter.acquire("critical"), timeout=2.0)
+    with pytest.raises(LimiterTimeout):
+        await limiter.acquire("critical", timeout=0.2)
+
+
+async def test_acquire_timeout_raises_at_once_when_wait_is_known_too_long() -> None:
+    limiter = InProcessLimiter(5.0)
+    limiter.report_rate_limited(None, 5.0)
+    started = time.monotonic()
+    with pytest.raises(LimiterTimeout) as info:
+        await limiter.acquire(timeout=0.5)
+    assert time.monotonic() - started < 0.2
+    assert info.value.earliest is not None and info.value.earliest > 4.0
+    assert not limiter._global.waiters
+
+
+def test_aimd_halves_once_then_recovers_additively() -> None:
+    now = [100.0]
+    limiter = InProcessLimiter(5.0, clock=lambda: now[0])
+    assert limiter.current_rate() == 5.0
+    limiter.report_rate_limited(None, 1.0)
+    limiter.report_rate_limited(None, 1.0)  # same overload: no second decrease
+    assert limiter.current_rate() == pytest.approx(2.5)
+    now[0] += 1.0  # pause over
+    assert limiter.current_rate() == pytest.approx(2.5)
+    now[0] += 4.0
+    assert limiter.current_rate() == pytest.approx(3.5)  # + 0.25/s per second
+    now[0] += 2.0
+    limiter.report_rate_limited(None, None)  # another overload later: halve again
+    assert limiter.current_rate() == pytest.approx(2.0)
+    now[0] += 60.0
+    assert limiter.current_rate() == 5.0
+
+
+def test_shared_limiter_per_key(api_key: str) -> None:
+    one = shared_limiter(api_key, rate=5.0)
+    assert shared_limiter(api_key, rate=5.0) is one
+    assert shared_limiter(api_key + "x", rate=5.0) is not one
+    shared_limiter(api_key, rate=2.0)  # a stricter client: the stricter pace wins
+    assert one.current_rate() == 2.0
+    assert api_key not in repr(one)
+    assert all(api_key not in k for k in _registry.keys())
+
+
+async def test_dead_loop_waiter_is_skipped() -> None:
+    limiter = InProcessLimiter(1000.0)
+    dead_loop = asyncio.new_event_loop()
+    ghost = _Waiter(dead_loop)
+    ghost.fut = dead_loop.create_future()
+    dead_loop.close()
+    limiter._global.waiters.append(ghost)
+    await asyncio.wait_for(limiter.acquire(), timeout=1.0)
+    assert not limiter._global.waiters
+
+
+_CROSS_LOOP = InProcessLimiter(100.0, window=0.05)
+
+
+@pytest.mark.parametrize("run", [1, 2])
+async def test_module_level_limiter_survives_per_test_loops(run: int) -> None:
+    # the same instance is used from two different event loops (pytest runs each test in its own)
+    waits = await asyncio.gather(*(_CROSS_LOOP.acquire() for _ in range(8)))
+    assert len(waits) == 8
+    assert not _CROSS_LOOP._global.waiters
+
+
+async def test_client_above_server_limit_converges_without_failing_calls(
+    serve: StartServer, api_key: str
+) -> None:
+    # The server really allows 3 per 0.25 s; the client is configured for 5 per 0.25 s.
+    accepted: list[float] = []
+    rejected: list[float] = []
+
+    def respond(index: int, request: web.Request) -> web.Response | None:
+        now = time.monotonic()
+        recent = [t for t in accepted if t > now - 0.25]
+        if len(recent) >= 3:
+            rejected.append(now)
+            wait = recent[0] + 0.25 - now
+            return web.json_response({"message": "Too many", "retryAfter": wait}, status=429)
+        accepted.append(now)
+        return None
+
+    rec = Recorder(respond)
+    base = await serve(rec.app())
+    limiter = InProcessLimiter(20.0, window=0.25)
+    async with ScaledmailClient(api_key, base_url=base, limiter=limiter) as client:
+        results = await asyncio.gather(*(client.request("GET", f"/n{i}") for i in range(30)))
+    print(f"client 20/s vs server 12/s: {len(rejected)} 429s for 30 calls, none failed")
+    assert all(r == {"ok": True} for r in results)
+    assert len(accepted) == 30
+    assert len(rejected) <= 8
+    assert limiter.current_rate() < 20.0
+
+
+def test_limiter_outlives_its_clients(api_key: str) -> None:
+    first = ScaledmailClient(api_key)
+    assert first.limiter is not None
+    ref = weakref.ref(first.limiter)
+    del first
+    gc.collect()
+    assert ref() is not None  # a new client must continue the same window, not start afresh
+    assert ScaledmailClient(api_key).limiter is ref()
