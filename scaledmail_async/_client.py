@@ -12,6 +12,7 @@ import json
 import os
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
 from urllib.parse import quote
@@ -148,12 +149,18 @@ class ScaledmailClient(OperationsMixin):
         if deadline is not None and not deadline > 0:
             raise ValueError("deadline must be > 0 seconds or None")
         self._base_url = validate_base_url(base_url)
+        self._release_limiter: Callable[[], None] = _no_release
         self.organization_id: str | None = organization_id
         self.deadline = deadline
         if limiter is None and rate_limit is not None:
             if not rate_limit > 0:
                 raise ValueError("rate_limit must be > 0 requests/second, or None for no limit")
-            limiter = shared_limiter(api_key, rate=rate_limit, critical_limit=critical_rate_limit)
+            shared = shared_limiter(api_key, rate=rate_limit, critical_limit=critical_rate_limit)
+            release = shared.lease(rate_limit, critical_rate_limit)
+            self._release_limiter = release
+            # A client dropped without aclose() must not keep its limits on the key forever.
+            weakref.finalize(self, release)
+            limiter = shared
         self._transport = Transport(
             api_key=api_key,
             user_agent=default_user_agent(user_agent),
@@ -240,6 +247,7 @@ class ScaledmailClient(OperationsMixin):
             return
         self._closed = True
         self._transport.closed = True
+        self._release_limiter()
         current = asyncio.current_task()
         pending = [t for t in self._inflight if t is not current and not t.done()]
         if pending:
@@ -528,3 +536,7 @@ def _json_dumps(value: Any) -> bytes:
 
 def _json_loads(body: bytes) -> Any:
     return json.loads(body)
+
+
+def _no_release() -> None:
+    """The limiter release of a client that holds no shared-limiter lease."""

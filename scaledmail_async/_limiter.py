@@ -9,7 +9,7 @@ rate at runtime and cannot be paused by a 429. This limiter:
 * guarantees at most ``limit`` grants in **any** sliding window (a log of grant times), and paces
   the global group evenly (one grant every ``window * (1 + margin) / limit`` seconds), so there is
   no burst at start-up or after a pause;
-* adds a safety ``margin`` (default 5 % of the window) because the server counts arrivals, which
+* adds a safety ``margin`` (default 2 % of the window) because the server counts arrivals, which
   jitter by a few milliseconds after the grant;
 * is FIFO-fair; only the queue head holds a timer; a cancelled waiter leaves the queue and wakes
   the next one, so no slot is ever leaked;
@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("scaledmail_async")
+
+#: A group limit that never binds (used when no open client asks for the critical limit).
+_UNLIMITED = 1 << 30
 
 #: The rate-limit group of the "critical" domain operations (search, suggest, buy).
 CRITICAL_GROUP = "critical"
@@ -165,8 +168,9 @@ class InProcessLimiter(RateLimiter):
         critical_limit: grants per ``critical_window`` for the ``"critical"`` group (15), or
             ``None`` for no group limit.
         critical_window: the critical window in seconds (60).
-        margin: safety margin as a fraction of each window (0.05 = windows are 5 % longer than
-            the server's) to absorb arrival jitter.
+        margin: safety margin as a fraction of each window (0.02 = windows are 2 % longer than
+            the server's) to absorb arrival jitter; a 429 that slips through anyway pauses
+            every caller and slows the pace (AIMD).
         min_rate: the floor of the adaptive pace (default ``rate / 16``).
         recovery: how fast the pace recovers after a 429, in requests/second per second
             (default ``rate / 20``: halved 5/s is back to 5/s after 10 s without a 429).
@@ -180,7 +184,7 @@ class InProcessLimiter(RateLimiter):
         window: float = 1.0,
         critical_limit: int | None = 15,
         critical_window: float = 60.0,
-        margin: float = 0.05,
+        margin: float = 0.02,
         min_rate: float | None = None,
         recovery: float | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -196,8 +200,11 @@ class InProcessLimiter(RateLimiter):
         self._window = window
         self._critical_window = critical_window
         self._rate_max = float(rate)
-        self._min_rate = float(min_rate) if min_rate is not None else self._rate_max / 16.0
-        self._recovery = float(recovery) if recovery is not None else self._rate_max / 20.0
+        self._min_rate_cfg = float(min_rate) if min_rate is not None else None
+        self._recovery_cfg = float(recovery) if recovery is not None else None
+        self._min_rate = self._min_rate_cfg if self._min_rate_cfg is not None else rate / 16.0
+        self._recovery = self._recovery_cfg if self._recovery_cfg is not None else rate / 20.0
+        self._leases: dict[int, tuple[float, int | None]] = {}
         self._global = _Gate(max(1, math.floor(rate * window)), window * (1.0 + margin))
         self._critical: _Gate | None = None
         if critical_limit is not None:
@@ -241,21 +248,47 @@ class InProcessLimiter(RateLimiter):
         rate = self.current_rate()
         return max(self._interval, (1.0 + self._margin) / rate)
 
-    def tighten(self, rate: float, critical_limit: int | None) -> None:
-        """Adopt a lower rate / critical limit (a second client configured more conservatively)."""
-        if rate < self._rate_max:
-            self._rate_max = float(rate)
-            self._rate_floor = min(self._rate_floor, self._rate_max)
-            self._global.limit = max(1, math.floor(rate * self._window))
-            self._interval = (1.0 + self._margin) * max(
-                self._window / self._global.limit, 1.0 / rate
-            )
-        if (
-            critical_limit is not None
-            and self._critical is not None
-            and critical_limit < self._critical.limit
-        ):
-            self._critical.limit = critical_limit
+    def set_limits(self, rate: float, critical_limit: int | None) -> None:
+        """Change the configured rate and critical limit, keeping the windows' history.
+
+        ``critical_limit=None`` lifts the critical group's extra limit. Waiters re-check at once.
+        """
+        if not rate > 0:
+            raise ValueError("rate must be > 0")
+        self._rate_max = float(rate)
+        self._rate_floor = min(self._rate_floor, self._rate_max)
+        self._min_rate = self._min_rate_cfg if self._min_rate_cfg is not None else rate / 16.0
+        self._recovery = self._recovery_cfg if self._recovery_cfg is not None else rate / 20.0
+        self._global.limit = max(1, math.floor(rate * self._window))
+        self._interval = (1.0 + self._margin) * max(self._window / self._global.limit, 1.0 / rate)
+        if self._critical is not None:
+            self._critical.limit = critical_limit if critical_limit is not None else _UNLIMITED
+            self._critical.wake_head()
+        self._global.wake_head()
+
+    def lease(self, rate: float, critical_limit: int | None) -> Callable[[], None]:
+        """Register a client's configured limits; return the function that unregisters them.
+
+        While several clients of one key are open, the strictest configuration applies (the
+        server counts per key). When a client closes, the limits of the clients still open apply
+        again; the windows' history is kept, so a new client never starts with a fresh budget.
+        """
+        token = object()
+        self._leases[id(token)] = (float(rate), critical_limit)
+        self._apply_leases()
+
+        def release() -> None:
+            if self._leases.pop(id(token), None) is not None and self._leases:
+                self._apply_leases()
+
+        # Keep the token alive as long as the release function (ids must stay unique).
+        release.token = token  # type: ignore[attr-defined]
+        return release
+
+    def _apply_leases(self) -> None:
+        rates = [r for r, _ in self._leases.values()]
+        crits = [c for _, c in self._leases.values() if c is not None]
+        self.set_limits(min(rates), min(crits) if crits else None)
 
     @property
     def paused_until(self) -> float:
@@ -405,8 +438,9 @@ def shared_limiter(
 ) -> InProcessLimiter:
     """The process-wide :class:`InProcessLimiter` of ``api_key`` (created on first use).
 
-    Every client with the same key gets the same limiter, because the server counts per key. If
-    clients ask for different limits, the stricter one wins.
+    Every client with the same key gets the same limiter, because the server counts per key.
+    Clients register their configured limits with :meth:`InProcessLimiter.lease` (the strictest
+    of the open clients applies); ``rate``/``critical_limit`` here only configure a new limiter.
     """
     key_id = _key_id(api_key)
     with _registry_lock:
@@ -415,10 +449,9 @@ def shared_limiter(
             limiter = InProcessLimiter(
                 rate,
                 window=window,
-                critical_limit=critical_limit,
+                # Always create the critical gate so a later client can turn the group limit on.
+                critical_limit=critical_limit if critical_limit is not None else _UNLIMITED,
                 critical_window=critical_window,
             )
             _registry[key_id] = limiter
-        else:
-            limiter.tighten(rate, critical_limit)
         return limiter

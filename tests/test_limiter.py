@@ -331,8 +331,15 @@ def test_shared_limiter_per_key(api_key: str) -> None:
     one = shared_limiter(api_key, rate=5.0)
     assert shared_limiter(api_key, rate=5.0) is one
     assert shared_limiter(api_key + "x", rate=5.0) is not one
-    shared_limiter(api_key, rate=2.0)  # a stricter client: the stricter pace wins
+    release_default = one.lease(5.0, 15)
+    release_strict = shared_limiter(api_key, rate=2.0).lease(2.0, 6)
+    # While both clients are open, the stricter configuration wins.
     assert one.current_rate() == 2.0
+    release_strict()  # the strict client closed: its limits no longer apply
+    assert one.current_rate() == 5.0
+    release_strict()  # idempotent
+    assert one.current_rate() == 5.0
+    release_default()
     assert api_key not in repr(one)
     assert all(api_key not in k for k in _registry.keys())
 
@@ -396,3 +403,22 @@ def test_limiter_outlives_its_clients(api_key: str) -> None:
     gc.collect()
     assert ref() is not None  # a new client must continue the same window, not start afresh
     assert ScaledmailClient(api_key).limiter is ref()
+
+
+async def test_closed_clients_do_not_keep_their_limits_on_the_key() -> None:
+    """A client at 2/s that was closed must not throttle a later client of the same key."""
+    key = "sk_test_lease_" + str(id(object()))
+    async with ScaledmailClient(key, base_url="http://127.0.0.1:9/api/v1", rate_limit=2.0) as slow:
+        limiter = slow.limiter
+        assert isinstance(limiter, InProcessLimiter)
+        assert limiter.current_rate() == 2.0
+        async with ScaledmailClient(
+            key, base_url="http://127.0.0.1:9/api/v1", rate_limit=50.0
+        ) as fast:
+            assert fast.limiter is limiter
+            assert limiter.current_rate() == 2.0  # both open: the stricter wins
+    async with ScaledmailClient(
+        key, base_url="http://127.0.0.1:9/api/v1", rate_limit=50.0
+    ) as later:
+        assert later.limiter is limiter  # same key, same limiter (its history is kept)
+        assert limiter.current_rate() == 50.0
