@@ -87,6 +87,10 @@ async def _watch(
             async for event in poller:
                 item = watched[event.order_id]
                 bar = bars[event.order_id]
+                if event.outcome == "timeout":
+                    # Still pending at --timeout: reported after the loop like any unfinished one.
+                    progress.update(bar, note="[yellow]timed out[/yellow]")
+                    continue
                 if event.error is not None:
                     item.error = str(event.error)
                     item.error_code = exit_code_for(event.error)

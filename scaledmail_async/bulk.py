@@ -361,8 +361,9 @@ class PollEvent:
     ``changes`` names what changed since the previous observation: a subset of ``{"status",
     "packages", "domains"}`` (all three on the first observation). ``outcome`` is ``"pending"``
     (still polled), ``"completed"`` (``until`` returned true), ``"cancelled"`` (status
-    ``Cancelled``: terminal, no longer polled) or ``"failed"`` (a final error such as a 404, or
-    too many consecutive transient errors).
+    ``Cancelled``: terminal, no longer polled), ``"failed"`` (a final error such as a 404, or
+    too many consecutive transient errors) or ``"timeout"`` (the poll's timeout came first: the
+    order's last event, with ``error`` the :class:`PollTimeout` summary).
     """
 
     order_id: str
@@ -384,9 +385,9 @@ class PollEvent:
 class PollTimeout(ScaledmailError, TimeoutError):
     """:func:`poll_orders` reached its timeout before every order was done.
 
-    Raised by the iterator after the last event (unless ``raise_on_timeout=False``). ``pending``
-    lists the orders that did not finish; ``completed``, ``cancelled`` and ``failed`` summarise
-    the others.
+    It is the ``error`` of each unfinished order's final ``outcome="timeout"`` event, and is
+    raised after those events with ``raise_on_timeout=True``. ``pending`` lists the orders that
+    did not finish; ``completed``, ``cancelled`` and ``failed`` summarise the others.
     """
 
     def __init__(
@@ -521,14 +522,25 @@ class _PollRun:
         pending = self.pending
         if pending:
             self.timed_out = True
-            if self.raise_on_timeout:
-                raise PollTimeout(
-                    pending=pending,
-                    completed=list(self.completed),
-                    cancelled=list(self.cancelled),
-                    failed=dict(self.failed),
-                    timeout=self.timeout if self.timeout is not None else float("inf"),
+            summary = PollTimeout(
+                pending=pending,
+                completed=list(self.completed),
+                cancelled=list(self.cancelled),
+                failed=dict(self.failed),
+                timeout=self.timeout if self.timeout is not None else float("inf"),
+            )
+            # Report every order that did not finish as its last event, so a plain
+            # ``async for`` cannot miss them.
+            for oid in pending:
+                yield PollEvent(
+                    order_id=oid,
+                    error=summary,
+                    done=True,
+                    outcome="timeout",
+                    polls=self.states[oid].polls,
                 )
+            if self.raise_on_timeout:
+                raise summary
 
     # -- the workers ---------------------------------------------------------------------
 
@@ -626,6 +638,7 @@ class _PollRun:
             final = _is_final_error(exc) or state.errors >= self.max_errors
             if final:
                 state.finished = True
+                state.fingerprint = None
                 self.failed[oid] = exc
             return PollEvent(
                 order_id=oid,
@@ -661,6 +674,9 @@ class _PollRun:
         done = outcome != "pending"
         if done:
             state.finished = True
+            # A done order is never compared again: keeping its fingerprint (~1 KB with its ids
+            # and statuses) made memory grow with every finished order (bench/memory.py).
+            state.fingerprint = None
         if not changes and not done:
             return None
         return PollEvent(
@@ -682,8 +698,9 @@ class OrderPoller:
 
     Iterate it for :class:`PollEvent` s. When iteration ends, the summary attributes say how each
     order ended: ``completed``, ``cancelled``, ``failed`` (order id -> exception) and ``pending``
-    (not done: only non-empty after a timeout). By default a timeout raises :class:`PollTimeout`
-    after the last event, so it cannot go unnoticed.
+    (not done: only non-empty after a timeout). Each order still pending at the timeout gets a
+    last event with ``outcome="timeout"`` (``raise_on_timeout=True`` also raises
+    :class:`PollTimeout` after them).
 
     Use it as an async context manager (``async with poll_orders(...) as poller:``) or call
     :meth:`aclose` when stopping early: the worker coroutines are cancelled and awaited.
@@ -750,7 +767,7 @@ def poll_orders(
     jitter: float = 0.1,
     concurrency: int = 4,
     max_errors: int = 5,
-    raise_on_timeout: bool = True,
+    raise_on_timeout: bool = False,
     on_progress: ProgressHook | None = None,
     organization_id: str | Unset | None = UNSET,
 ) -> OrderPoller:
@@ -759,8 +776,10 @@ def poll_orders(
     ``async for event in poll_orders(client, ids): ...`` yields a :class:`PollEvent` whenever an
     order is first seen, its status or any package / package-domain status changes, a poll
     fails, or it is done. It ends when every order is done, or at ``timeout`` seconds (``None``:
-    no limit), and then raises :class:`PollTimeout` naming the orders not done
-    (``raise_on_timeout=False``: just end; read ``poller.pending``).
+    no limit): then each order not done gets a last event with ``done=True``,
+    ``outcome="timeout"`` and ``error`` a :class:`PollTimeout` naming all of them, and the
+    iteration ends (``raise_on_timeout=True``: it also raises that :class:`PollTimeout`; read
+    ``poller.pending`` either way).
 
     - Done means: ``until(details)`` is true (default :func:`order_is_active`: order, packages and
       domains ``Active``); or the status is ``Cancelled`` (terminal, ``outcome="cancelled"``); or a

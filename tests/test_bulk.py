@@ -320,7 +320,9 @@ async def test_poll_timeout_reports_the_pending_orders() -> None:
     client = ScriptedOrders(
         {"done": [_details("done")], "slow": [_details("slow", "In Progress", "", "")]}
     )
-    poller = poll_orders(cast(Any, client), ["done", "slow"], interval=0.01, timeout=0.15)
+    poller = poll_orders(
+        cast(Any, client), ["done", "slow"], interval=0.01, timeout=0.15, raise_on_timeout=True
+    )
     events: list[PollEvent] = []
     with pytest.raises(PollTimeout) as info:
         async for event in poller:
@@ -332,6 +334,17 @@ async def test_poll_timeout_reports_the_pending_orders() -> None:
     assert poller.pending == ["slow"] and poller.timed_out
     assert {e.order_id for e in events} == {"done", "slow"}
     assert client.calls.count("slow") > 2  # it kept being polled until the timeout
+    last = events[-1]
+    assert (last.order_id, last.done, last.outcome) == ("slow", True, "timeout")
+    assert last.error is info.value
+
+    # By default the iteration just ends, the unfinished orders reported as their last event.
+    default = poll_orders(cast(Any, client), ["done", "slow"], interval=0.01, timeout=0.15)
+    seen = await _collect(default)
+    timeouts = [e for e in seen if e.outcome == "timeout"]
+    assert [e.order_id for e in timeouts] == ["slow"]
+    assert isinstance(timeouts[0].error, TimeoutError) and timeouts[0].done
+    assert default.pending == ["slow"] and default.timed_out
 
     quiet = poll_orders(
         cast(Any, client), ["slow"], interval=0.01, timeout=0.05, raise_on_timeout=False
@@ -344,7 +357,8 @@ async def test_poll_timeout_cuts_a_hanging_request() -> None:
     client = ScriptedOrders(default=lambda oid: _details(oid), delay=30.0)
     before = _tasks()
     poller = poll_orders(cast(Any, client), ["x"], timeout=0.05, raise_on_timeout=False)
-    assert await _collect(poller) == []
+    events = await _collect(poller)
+    assert [(e.order_id, e.outcome, e.details) for e in events] == [("x", "timeout", None)]
     assert poller.pending == ["x"]
     assert _tasks() == before
 
@@ -550,7 +564,9 @@ async def test_poll_orders_timeout_against_the_fake(
     done = _new_order(fake, "quickdomain.com", polls_done=0)
     fake.state.activate_order(done)
     with pytest.raises(PollTimeout) as info:
-        await _collect(poll_orders(client, [stuck, done], interval=0.02, timeout=0.3))
+        await _collect(
+            poll_orders(client, [stuck, done], interval=0.02, timeout=0.3, raise_on_timeout=True)
+        )
     assert info.value.pending == [stuck]
     assert info.value.completed == [done]
 
