@@ -146,6 +146,10 @@ class Transport:
         if session is None:
             loop = asyncio.get_running_loop()
             session = aiohttp.ClientSession(trace_configs=self._trace_configs)
+            # aiohttp silently re-sends an idempotent request (GET, DELETE...) once when the
+            # connection drops: a hidden attempt the limiter never granted, that max_retries
+            # does not count and no log shows. The SDK's own loop does all retrying.
+            session._retry_connection = False
             self._session = session
             self._session_loop = loop
             return session
@@ -309,6 +313,8 @@ class Transport:
         base_timeout = self._attempt_timeout(timeout)
         attempt = 0
         limiter_wait = 0.0
+        #: Why an earlier attempt may have been processed although it failed (for error hints).
+        maybe_applied: str | None = None
         while True:
             if limiter is not None:
                 budget = None
@@ -405,6 +411,8 @@ class Transport:
                     raise error from exc
                 delay = self._backoff.delay(attempt)
                 retry_reason = what
+                if not is_pre_send_failure(exc):
+                    maybe_applied = what
             else:
                 now = clock()
                 if logger.isEnabledFor(logging.DEBUG):
@@ -449,7 +457,17 @@ class Transport:
                         raise err
                     delay = hint if hint is not None else self._backoff.delay(attempt)
                     retry_reason = f"HTTP {status}"
+                    maybe_applied = f"HTTP {status}"
                 else:
+                    if maybe_applied is not None and method != "GET" and status in (400, 409):
+                        # A retried write rejected as a duplicate ("already in progress",
+                        # "already in use") most likely conflicts with its own earlier attempt.
+                        err.message += (
+                            f" (an earlier attempt of this call failed after it was sent "
+                            f"({maybe_applied}) and may have been applied: this rejection may be "
+                            "caused by that attempt; check the current state before retrying)"
+                        )
+                        err.args = (err.message,)
                     raise err
                 error = err
             # -- retry ----------------------------------------------------------------------

@@ -379,6 +379,10 @@ class FakeScaledmail:
             result = await self._process(request, op, record)
             return self._send(result, record)
         record.fault = fault.kind
+        if op.body and request.can_read_body:
+            # Record the body of every faulted request too (the tag of a purchase is how tests
+            # count receptions per purchase); aiohttp caches it for the handler.
+            _record_json(record, await request.read())
         try:
             return await self._faulted(request, op, record, fault)
         finally:
@@ -407,13 +411,8 @@ class FakeScaledmail:
         body: Any = None
         body_error = False
         if raw.strip():
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body_error = True
-                record.json = raw.decode("utf-8", "replace")
-            else:
-                record.json = body
+            body_error = not _record_json(record, raw)
+            body = None if body_error else record.json
         key = _bearer(request)
         if key is None or key not in self.options.api_keys:
             return _Result(401, {"message": "Unauthorized"}, {})
@@ -535,6 +534,19 @@ class FakeScaledmail:
         return web.Response(
             status=status, body=json.dumps(body).encode(), headers=headers, content_type=_JSON
         )
+
+
+def _record_json(record: RequestRecord, raw: bytes) -> bool:
+    """Store the request body on ``record`` (parsed, or the text when it is not JSON); returns
+    whether it parsed."""
+    if not raw.strip():
+        return True
+    try:
+        record.json = json.loads(raw)
+    except ValueError:
+        record.json = raw.decode("utf-8", "replace")
+        return False
+    return True
 
 
 def _phrase(status: int) -> str:

@@ -13,7 +13,7 @@ kind           what the client sees                                          pro
 status         ``status`` with ``body`` (JSON or text) and ``headers``; for   no (``apply=True``
                429: ``retry_after`` seconds and ``retry_after_format``        processes first)
                ``seconds`` / ``http-date`` / ``body`` / ``none``
-reset_before   the connection is reset before the request is read            never
+reset_before   the connection is reset before the request is processed       never
 reset_after    the request is processed, then the connection is reset        always
 delay          sleeps ``seconds`` before processing, or after it             yes (unless the
                (``after=True``), then the normal response                    client gives up)
