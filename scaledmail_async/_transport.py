@@ -149,7 +149,9 @@ class Transport:
             # aiohttp silently re-sends an idempotent request (GET, DELETE...) once when the
             # connection drops: a hidden attempt the limiter never granted, that max_retries
             # does not count and no log shows. The SDK's own loop does all retrying.
-            session._retry_connection = False
+            # (A private attribute of aiohttp >= 3.9: set only where it exists.)
+            if hasattr(session, "_retry_connection"):
+                session._retry_connection = False
             self._session = session
             self._session_loop = loop
             return session
