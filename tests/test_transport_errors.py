@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aioresponses import aioresponses
+from operation_helpers import SAFE_GET, SPEND_POST, make_op
 
 from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._operation import Operation
@@ -30,37 +31,6 @@ from scaledmail_async.errors import (
 BASE = "https://api.test/api/v1"
 THING_URL = f"{BASE}/things/rec1?organization_id=recORG"
 BUY_URL = f"{BASE}/buy-thing?organization_id=recORG"
-
-
-def _op(**overrides: Any) -> Operation:
-    fields: dict[str, Any] = {
-        "operation_id": "get_thing",
-        "tag": "things",
-        "method": "GET",
-        "path": "/things/{thing_id}",
-        "path_params": ("thing_id",),
-        "query_params": (),
-        "request_type": None,
-        "body_required": False,
-        "response_type": dict[str, Any],
-        "retry": "safe",
-        "spends_money": False,
-        "rate_limit_group": None,
-        "sends_organization_id": True,
-    }
-    fields.update(overrides)
-    return Operation(**fields)
-
-
-SAFE_GET = _op()
-SPEND_POST = _op(
-    operation_id="buy_thing",
-    method="POST",
-    path="/buy-thing",
-    path_params=(),
-    retry="pre-send-only",
-    spends_money=True,
-)
 
 
 def _client(api_key: str, **kw: Any) -> ScaledmailClient:
@@ -190,7 +160,7 @@ async def test_non_json_200_raises_decode_error_keeping_text(api_key: str) -> No
 
 
 async def test_wrong_shape_200_raises_decode_error(api_key: str) -> None:
-    op = _op(response_type=list[int])
+    op = make_op(response_type=list[int])
     async with _client(api_key) as client:
         with aioresponses() as m:
             m.get(THING_URL, status=200, payload={"not": "a list of ints"})

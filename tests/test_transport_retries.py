@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
+from operation_helpers import SAFE_GET, SPEND_POST
 
 from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._limiter import InProcessLimiter
@@ -57,37 +58,6 @@ class SleepRecorder:
 def sleeper() -> SleepRecorder:
     """A :class:`SleepRecorder` (inject ``sleep=sleeper, clock=sleeper.clock``)."""
     return SleepRecorder()
-
-
-def _op(**overrides: Any) -> Operation:
-    fields: dict[str, Any] = {
-        "operation_id": "get_thing",
-        "tag": "things",
-        "method": "GET",
-        "path": "/things/{thing_id}",
-        "path_params": ("thing_id",),
-        "query_params": (),
-        "request_type": None,
-        "body_required": False,
-        "response_type": dict[str, Any],
-        "retry": "safe",
-        "spends_money": False,
-        "rate_limit_group": None,
-        "sends_organization_id": True,
-    }
-    fields.update(overrides)
-    return Operation(**fields)
-
-
-SAFE_GET = _op()
-SPEND_POST = _op(
-    operation_id="buy_thing",
-    method="POST",
-    path="/buy-thing",
-    path_params=(),
-    retry="pre-send-only",
-    spends_money=True,
-)
 
 
 def _refused() -> aiohttp.ClientConnectorError:
