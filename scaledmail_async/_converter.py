@@ -29,6 +29,12 @@ What is hand-written here and why cattrs alone does not do it:
 - *Dates*: ``date-time`` strings (``2026-03-14T09:26:53.000Z``) become aware datetimes and are
   written back in the same millisecond ``Z`` form; ``date`` strings become :class:`datetime.date`.
 
+Speed (``bench/decode.py``): :func:`structure` runs generated plain-Python functions for
+exactly JSON-shaped input and falls back to the cattrs hooks for anything else (so errors and
+unusual inputs behave exactly as cattrs makes them), and pauses the garbage collector while it
+builds the tree. On a 10,000-domain order (Python 3.11, 2-core Xeon) structuring went from about
+15 ms to 5 ms (garbage collector on; ``docs/benchmarks.md``).
+
 Wire names come from the generated ``scaledmail_async.models._wire_names`` (DCG's model metadata),
 applied with ``cattrs.gen.override(rename=...)``.
 """
@@ -36,6 +42,7 @@ applied with ``cattrs.gen.override(rename=...)``.
 from __future__ import annotations
 
 import enum
+import gc
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -421,6 +428,151 @@ strict_converter: Final[cattrs.Converter] = _build(strict=True)
 """The strict converter (for tests): unknown keys and unknown enum values raise."""
 
 
+# ----------------------------------------------------------------------------------- fast path
+
+
+_FACTORY: Final[type[Any]] = type(attrs.Factory(dict))
+_OBJECT_SETATTR: Final[Any] = object.__setattr__
+
+
+class _NotFast(Exception):
+    """Raised by a fast-path function for input it does not handle; cattrs then decides."""
+
+
+def _fast_value_code(tp: Any, conv: cattrs.Converter, ns: dict[str, Any], tag: str) -> list[str]:
+    """Lines converting ``v`` (present in the data) to attribute type ``tp``, in place."""
+    args = _union_args(tp)
+    rest = tuple(a for a in (args or (tp,)) if a is not _NONE_TYPE and not _is_unset(a))
+    nullable = args is not None and _NONE_TYPE in args
+    enum_cls = _open_enum(rest)
+    inner = rest[0] if len(rest) == 1 else None
+    item = get_args(inner)[0] if typing.get_origin(inner) is list else None
+    code: list[str]
+    if enum_cls is not None:
+        ns[tag] = enum_cls._value2member_map_
+        code = ["if type(v) is not str:", "    raise _NotFast", f"v = {tag}.get(v, v)"]
+    elif inner in (str, int, bool):
+        ns[tag] = conv.get_structure_hook(inner)
+        code = [f"if type(v) is not {inner.__name__}:", f"    v = {tag}(v, {inner.__name__})"]
+    elif inner is float:
+        ns[tag] = conv.get_structure_hook(float)
+        code = [
+            "if type(v) is not float and type(v) is not int:",
+            f"    v = {tag}(v, {inner.__name__})",
+        ]
+    elif inner in _MODEL_SET:
+        code = [f"v = _fast_{inner.__name__}(v)"]
+    elif item in _MODEL_SET:
+        code = ["if type(v) is not list:", "    raise _NotFast"]
+        code.append(f"v = [_fast_{item.__name__}(e) for e in v]")
+    elif item is Any:
+        code = ["if type(v) is not list:", "    raise _NotFast", "v = list(v)"]
+    else:
+        # Anything else (dates, dicts, lists of scalars, ...): the converter's own hook.
+        ns[tag] = conv.get_structure_hook(tp)
+        ns[tag + "_t"] = tp
+        return [f"v = {tag}(v, {tag}_t)"]
+    if nullable:
+        return ["if v is not None:", *("    " + line for line in code)]
+    return code
+
+
+def _plain_attrs(cls: type[Any]) -> bool:
+    """Whether instances of ``cls`` can be built without ``__init__`` to the same effect: a
+    slotted attrs class without validators, converters, ``on_setattr`` hooks or init hooks."""
+    if cls.__setattr__ is not _OBJECT_SETATTR or "__slots__" not in vars(cls):
+        return False
+    if hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
+        return False
+    for field in attrs.fields(cls):
+        if field.validator is not None or field.converter is not None or not field.init:
+            return False
+        if isinstance(field.default, _FACTORY) and field.default.takes_self:
+            return False
+    return True
+
+
+def _fast_source(cls: type[Any], conv: cattrs.Converter, ns: dict[str, Any]) -> str:
+    name = cls.__name__
+    wire = WIRE_NAMES[name]
+    plain = _plain_attrs(cls)
+    ns[f"_{name}_cls"] = cls
+    known = f"_{name}_known"
+    ns[known] = frozenset(wire.values())
+    lines = [f"def _fast_{name}(o):", "    if type(o) is not dict:", "        raise _NotFast"]
+    # A plain class is filled slot by slot (no keyword dict, no __init__ call): about 0.3 us
+    # less per object; any other class gets the keyword call cattrs would make.
+    lines.append(f"    obj = _new(_{name}_cls)" if plain else "    res = {}")
+    extra = "{k: x for k, x in o.items() if k not in " + known + "}"
+    for field in attrs.fields(cls):
+        store = f"obj.{field.name} = v" if plain else f"res[{field.name!r}] = v"
+        if field.name == "additional_properties":
+            if plain:
+                lines += [
+                    f"    obj.additional_properties = {{}} if {known}.issuperset(o) else {extra}"
+                ]
+            continue
+        key = wire.get(field.name, field.name)
+        value = _fast_value_code(field.type, conv, ns, f"_{name}_{field.name}")
+        body = [f"v = o[{key!r}]", *value, store]
+        if field.default is attrs.NOTHING:
+            lines += ["    " + line for line in body]
+            continue
+        lines.append(f"    if {key!r} in o:")
+        lines += ["        " + line for line in body]
+        if plain:
+            default = f"_{name}_{field.name}_default"
+            if isinstance(field.default, _FACTORY):
+                ns[default] = field.default.factory
+                default += "()"
+            else:
+                ns[default] = field.default
+            lines += ["    else:", f"        obj.{field.name} = {default}"]
+    if not plain:
+        lines += [
+            f"    obj = _{name}_cls(**res)",
+            f"    if not {known}.issuperset(o):",
+            f"        obj.additional_properties = {extra}",
+        ]
+    lines.append("    return obj")
+    return "\n".join(lines)
+
+
+def _fast_list(item: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def structure_list(data: Any) -> list[Any]:
+        if type(data) is not list:
+            raise _NotFast
+        return [item(e) for e in data]
+
+    return structure_list
+
+
+def _build_fast_paths(conv: cattrs.Converter) -> dict[Any, Callable[[Any], Any]]:
+    """Generated structure functions of the lenient converter for the common case.
+
+    The cattrs hooks with detailed validation cost about 1.6 us per small object (a wrapper,
+    a generated function, one hook call per attribute, a ``try`` per attribute). These functions
+    do the same for data that is exactly JSON-shaped (``dict`` objects, ``list`` arrays, values of
+    the attribute's type), calling the converter's own scalar hooks only for a value of another
+    type, so every value they produce is the value cattrs would produce. They raise on anything
+    else (a missing required key, a bad value, a ``Mapping`` that is not a ``dict``...) and
+    :func:`structure` then runs the cattrs hook, which gives the same result or the detailed
+    error. Measured on a 10,000-domain order: 10.4 ms -> 6-7 ms (garbage collector off).
+    """
+    ns: dict[str, Any] = {"_NotFast": _NotFast, "_new": object.__new__}
+    source = "\n\n".join(_fast_source(cls, conv, ns) for cls in MODEL_CLASSES.values())
+    exec(compile(source, "<scaledmail_async._converter fast path>", "exec"), ns)
+    paths: dict[Any, Callable[[Any], Any]] = {}
+    for cls in MODEL_CLASSES.values():
+        fn = ns[f"_fast_{cls.__name__}"]
+        paths[cls] = fn
+        paths[list[cls]] = _fast_list(fn)  # type: ignore[valid-type]
+    return paths
+
+
+_FAST_PATHS: Final = _build_fast_paths(converter)
+
+
 @overload
 def structure(data: Any, tp: type[T], *, strict: bool = False) -> T: ...
 
@@ -435,9 +587,30 @@ def structure(data: Any, tp: Any, *, strict: bool = False) -> Any:
     Lenient by default (unknown keys and enum values kept); ``strict=True`` rejects them. A
     failure raises a cattrs ``ClassValidationError`` / ``IterableValidationError`` tree (or a
     plain exception for a bad top-level value); :func:`structure_errors` names the fields.
+
+    Lenient calls of a model or ``list[Model]`` take the generated fast path first
+    (:func:`_build_fast_paths`), with the garbage collector paused; results are the converter's.
     """
-    conv = strict_converter if strict else converter
-    return conv.structure(data, tp)
+    if strict:
+        return strict_converter.structure(data, tp)
+    # The garbage collector is paused while the tree is built: the objects made are acyclic
+    # (refcounting frees them), and on a 10,000-domain order the collections triggered by the
+    # new objects, which traverse everything the process holds, were 30-45 % of the time.
+    # (The switch is process-wide: other threads' collections wait for the few ms of a call.)
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        fast = _FAST_PATHS.get(tp) if isinstance(tp, type | types.GenericAlias) else None
+        if fast is not None:
+            try:
+                return fast(data)
+            except Exception:  # not the common shape: cattrs decides (same result, or the error)
+                pass
+        return converter.structure(data, tp)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def unstructure(obj: Any) -> Any:
