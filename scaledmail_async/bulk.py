@@ -100,6 +100,11 @@ class Result(Generic[T, R]):
         """Whether the call for this item succeeded."""
         return self.error is None
 
+    @property
+    def exception(self) -> Exception | None:
+        """The item's exception (an alias of :attr:`error`), or ``None`` on success."""
+        return self.error
+
     def unwrap(self) -> R:
         """The value, or raise the item's error."""
         if self.error is not None:

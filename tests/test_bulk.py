@@ -159,11 +159,12 @@ async def test_map_concurrent_order_failures_and_bound() -> None:
         if r.item % 4 == 0:
             assert not r.ok
             assert isinstance(r.error, ValueError)
+            assert r.exception is r.error
             assert str(r.error) == f"bad {r.item}"
             with pytest.raises(ValueError):
                 r.unwrap()
         else:
-            assert r.ok
+            assert r.ok and r.exception is None
             assert r.value == r.item * 10
             assert r.unwrap() == r.item * 10
     assert peak == 3
