@@ -11,12 +11,33 @@ rate at runtime and cannot be paused by a 429. This limiter:
   no burst at start-up or after a pause;
 * adds a safety ``margin`` (default 2 % of the window) because the server counts arrivals, which
   jitter by a few milliseconds after the grant;
+* counts the pace from each grant's *due* time, not from when its waiter actually resumed (an
+  asyncio timer fires up to ~1 ms late: counted from the actual time, that lateness accumulated
+  into a 5 % slower pace at 50/s). The catch-up is bounded: a grant's anchor is never earlier than
+  its actual time minus a quarter of the margin (and of the interval), so a late grant (a stalled
+  event loop, an idle queue) moves the schedule instead of being followed by a burst, and at
+  least three quarters of the margin stay for the jitter between grant and arrival;
+* keeps in the log, for each grant, an upper bound of when its request went out: the caller
+  writes its request in the event-loop step that receives the grant, so once that step is over
+  (a ``call_soon`` callback) the entry moves by the step's real length. A stall there (a full
+  garbage collection: 25 ms, once per bulk run, measured) delayed that request's arrival but not
+  the grants after it, and the grant one window later then reached the server inside the window
+  (the 429 of the bulk benchmark at 50/s); now that grant waits for the moved entry;
 * is FIFO-fair; only the queue head holds a timer; a cancelled waiter leaves the queue and wakes
   the next one, so no slot is ever leaked;
 * on a 429 pauses **every** caller sharing the key until the hinted time (a shared
-  "paused until T"), then releases them spread out at the pacing interval, and lowers the pace
-  multiplicatively, recovering additively (AIMD), so a client configured above the server's real
-  limit converges;
+  "paused until T"), then releases them spread out at the pacing interval, and adapts the pace.
+  The grants of the last window are the throughput the server just refused, so the pace drops to
+  a *learned ceiling* ``min(backoff * pace, max(pace / 2, min(backoff * n, n - 1) / window))``
+  (``n`` grants in the window, never below ``min_rate``; the ``pace / 2`` bound keeps one
+  observation from cutting deeper than AIMD would, e.g. a 429 while the key was nearly idle).
+  It holds there for ``probe_after`` (30 windows), then probes slowly above it (``probe`` = 1 %
+  of the ceiling per second), so a transient 429 (another process using the key) does not leave
+  the client slow forever. A 429 met while probing near the same ceiling confirms it: the next
+  hold is twice as long and the next probe 4x slower. A client configured above the server's
+  real limit thus converges after one or two 429s instead of oscillating (halving and then
+  recovering towards the configured rate re-tripped the limit again and again: 8 429s in the
+  bulk benchmark). A 429 of the critical group only pauses that group;
 * binds nothing to an event loop beyond a waiter's own future, so a process-wide instance keeps
   working across pytest's per-test loops (waiters of a closed loop are dropped).
 
@@ -122,17 +143,26 @@ class _Gate:
         self.paused_until = -math.inf
         self.waiters: deque[_Waiter] = deque()
 
-    def next_time(self, now: float, last_grant: float, interval: float) -> float:
-        """The earliest time a new grant can happen (``inf`` if only a release can free one)."""
+    def prune(self, now: float) -> None:
+        """Drop the grants that left the window."""
         log = self.log
         horizon = now - self.window
         while log and log[0] <= horizon:
             log.popleft()
-        t = now
+
+    def next_time(self, now: float, anchor: float, interval: float) -> float:
+        """The earliest time a new grant can happen (``inf`` if only a release can free one).
+
+        ``anchor`` is the due time of the previous paced grant and ``interval`` the pace. The
+        result may lie before ``now`` (the time the grant became due, when it is already due).
+        """
+        self.prune(now)
+        log = self.log
+        t = -math.inf
         if self.paused_until > t:
             t = self.paused_until
-        if interval > 0.0 and last_grant + interval > t:
-            t = last_grant + interval
+        if interval > 0.0 and anchor + interval > t:
+            t = anchor + interval
         over = len(log) + self.pending - self.limit + 1
         if over > 0:
             if over > len(log):
@@ -170,10 +200,17 @@ class InProcessLimiter(RateLimiter):
         critical_window: the critical window in seconds (60).
         margin: safety margin as a fraction of each window (0.02 = windows are 2 % longer than
             the server's) to absorb arrival jitter; a 429 that slips through anyway pauses
-            every caller and slows the pace (AIMD).
+            every caller and lowers the pace to a learned ceiling.
         min_rate: the floor of the adaptive pace (default ``rate / 16``).
-        recovery: how fast the pace recovers after a 429, in requests/second per second
-            (default ``rate / 20``: halved 5/s is back to 5/s after 10 s without a 429).
+        backoff: after a 429 of the global group the pace drops to at most ``backoff`` times
+            the pace it had and ``backoff`` times the throughput of the last window (default
+            0.95), but not below half the pace it had (nor below ``min_rate``).
+        probe: how fast the pace rises above that learned ceiling once it starts probing, as a
+            fraction of the ceiling per second (default 0.01).
+        probe_after: how long the pace holds at the learned ceiling after the 429's pause
+            before probing above it, in seconds (default 30 windows). Each 429 that confirms
+            about the same ceiling doubles this hold (up to 16x) and makes the next probe 4x
+            slower (down to ``probe / 64``); reaching the configured rate resets both.
         clock: a monotonic clock in seconds (injectable for tests).
     """
 
@@ -186,7 +223,9 @@ class InProcessLimiter(RateLimiter):
         critical_window: float = 60.0,
         margin: float = 0.02,
         min_rate: float | None = None,
-        recovery: float | None = None,
+        backoff: float = 0.95,
+        probe: float = 0.01,
+        probe_after: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not rate > 0 or not window > 0:
@@ -195,26 +234,39 @@ class InProcessLimiter(RateLimiter):
             raise ValueError("critical_limit must be >= 1 and critical_window > 0")
         if margin < 0:
             raise ValueError("margin must be >= 0")
+        if not 0.0 < backoff < 1.0:
+            raise ValueError("backoff must be > 0 and < 1")
+        if not probe > 0:
+            raise ValueError("probe must be > 0")
+        if probe_after is not None and probe_after < 0:
+            raise ValueError("probe_after must be >= 0")
         self._clock = clock
         self._margin = margin
         self._window = window
         self._critical_window = critical_window
         self._rate_max = float(rate)
         self._min_rate_cfg = float(min_rate) if min_rate is not None else None
-        self._recovery_cfg = float(recovery) if recovery is not None else None
         self._min_rate = self._min_rate_cfg if self._min_rate_cfg is not None else rate / 16.0
-        self._recovery = self._recovery_cfg if self._recovery_cfg is not None else rate / 20.0
+        self._backoff = backoff
+        self._probe_cfg = probe
+        self._hold_cfg = float(probe_after) if probe_after is not None else 30.0 * window
         self._leases: dict[int, tuple[float, int | None]] = {}
         self._global = _Gate(max(1, math.floor(rate * window)), window * (1.0 + margin))
         self._critical: _Gate | None = None
         if critical_limit is not None:
             self._critical = _Gate(critical_limit, critical_window * (1.0 + margin))
-        # AIMD state: the pace is min(rate_max, _rate_floor + recovery * (now - _since)).
-        self._rate_floor = self._rate_max
+        # Adaptive state. While adapting, the pace is
+        # min(rate_max, ceiling * (1 + probe * (now - max(_since, paused_until) - hold))).
+        self._ceiling = self._rate_max
+        self._probe = probe
+        self._hold = self._hold_cfg
         self._since = -math.inf
-        self._last_grant = -math.inf
-        self._interval = (1.0 + margin) * max(window / self._global.limit, 1.0 / rate)
         self._adapting = False
+        #: When the last global grant happened (a critical slot counts from it).
+        self._last_grant = -math.inf
+        #: The due time of the last global grant: the pace counts from here.
+        self._anchor = -math.inf
+        self._interval = (1.0 + margin) * max(window / self._global.limit, 1.0 / rate)
 
     def __repr__(self) -> str:
         crit = (
@@ -228,17 +280,19 @@ class InProcessLimiter(RateLimiter):
             f"window={self._window:g}s, critical={crit})"
         )
 
-    # -- pace (AIMD) ------------------------------------------------------------------------
+    # -- pace -----------------------------------------------------------------------------------
 
     def current_rate(self) -> float:
         """The adaptive pace in requests per second right now."""
         if not self._adapting:
             return self._rate_max
         now = self._clock()
-        start = max(self._since, self._global.paused_until)
-        rate = self._rate_floor + self._recovery * max(0.0, now - start)
+        start = max(self._since, self._global.paused_until) + self._hold
+        rate = self._ceiling * (1.0 + self._probe * max(0.0, now - start))
         if rate >= self._rate_max:
             self._adapting = False
+            self._probe = self._probe_cfg
+            self._hold = self._hold_cfg
             return self._rate_max
         return rate
 
@@ -248,6 +302,37 @@ class InProcessLimiter(RateLimiter):
         rate = self.current_rate()
         return max(self._interval, (1.0 + self._margin) / rate)
 
+    def _grant(self, allowed: float, now: float, interval: float) -> None:
+        """Record a global grant at ``now`` that was allowed from ``allowed`` (<= ``now``)."""
+        self._global.log.append(now)
+        self._last_grant = now
+        # The pace counts from the due time, catching up at most a quarter of the margin (and of
+        # the interval): timer lateness does not add up into a slower pace, while a long delay
+        # (a stalled loop, nobody waiting) moves the schedule instead of being caught up.
+        catch_up = 0.25 * min(interval, self._margin * self._window)
+        self._anchor = max(allowed, now - catch_up)
+        # The caller writes its request in the same event-loop step as this grant; a stall in
+        # that step (a full garbage collection, the process descheduled) delays the request's
+        # arrival but not the next grants. Once the step is over, move this grant's log entry to
+        # when it ended, so the grant one window later keeps its distance from the arrival.
+        loop = asyncio.get_running_loop()
+        loop.call_soon(self._step_done, now, loop.time())
+
+    def _step_done(self, granted_at: float, loop_time: float) -> None:
+        """Move the log entry of the grant at ``granted_at`` by the real length of its step."""
+        log = self._global.log
+        delay = asyncio.get_running_loop().time() - loop_time
+        if delay <= 0.0:
+            return
+        # Usually the newest entry; keep the log sorted if later grants happened meanwhile.
+        for i in range(len(log) - 1, max(-1, len(log) - 5), -1):
+            if log[i] == granted_at:
+                moved = granted_at + delay
+                if i + 1 < len(log) and log[i + 1] < moved:
+                    moved = log[i + 1]
+                log[i] = moved
+                return
+
     def set_limits(self, rate: float, critical_limit: int | None) -> None:
         """Change the configured rate and critical limit, keeping the windows' history.
 
@@ -256,9 +341,8 @@ class InProcessLimiter(RateLimiter):
         if not rate > 0:
             raise ValueError("rate must be > 0")
         self._rate_max = float(rate)
-        self._rate_floor = min(self._rate_floor, self._rate_max)
+        self._ceiling = min(self._ceiling, self._rate_max)
         self._min_rate = self._min_rate_cfg if self._min_rate_cfg is not None else rate / 16.0
-        self._recovery = self._recovery_cfg if self._recovery_cfg is not None else rate / 20.0
         self._global.limit = max(1, math.floor(rate * self._window))
         self._interval = (1.0 + self._margin) * max(self._window / self._global.limit, 1.0 / rate)
         if self._critical is not None:
@@ -310,13 +394,12 @@ class InProcessLimiter(RateLimiter):
         crit = self._critical if group == CRITICAL_GROUP else None
         if crit is None:
             # Fast path: nobody queued and a slot free now.
-            if (
-                not gate.waiters
-                and gate.next_time(start, self._last_grant, self._pace_interval()) <= start
-            ):
-                gate.log.append(start)
-                self._last_grant = start
-                return 0.0
+            if not gate.waiters:
+                interval = self._pace_interval()
+                allowed = gate.next_time(start, self._anchor, interval)
+                if allowed <= start:
+                    self._grant(allowed, start, interval)
+                    return 0.0
             await self._wait(gate, deadline, start, reserve=False)
             return self._clock() - start
         await self._wait(crit, deadline, start, reserve=True)
@@ -344,16 +427,16 @@ class InProcessLimiter(RateLimiter):
                 is_head = gate.head() is me
                 if is_head:
                     interval = self._pace_interval() if paced else 0.0
-                    last = self._last_grant if paced else -math.inf
-                    t = gate.next_time(now, last, interval)
+                    anchor = self._anchor if paced else -math.inf
+                    t = gate.next_time(now, anchor, interval)
                     if t <= now:
                         gate.waiters.popleft()
                         if reserve:
                             gate.pending += 1
+                        elif paced:
+                            self._grant(t, now, interval)
                         else:
                             gate.log.append(now)
-                            if paced:
-                                self._last_grant = now
                         gate.wake_head()
                         return
                     if deadline is not None and t > deadline:
@@ -395,7 +478,7 @@ class InProcessLimiter(RateLimiter):
     # -- 429 feedback --------------------------------------------------------------------------
 
     def report_rate_limited(self, group: str | None, retry_after: float | None) -> float:
-        """Pause every caller of ``group`` (``None``: all callers) and slow the pace down."""
+        """Pause every caller of ``group`` (``None``: all callers) and adapt the pace."""
         now = self._clock()
         gate = self._critical if (group == CRITICAL_GROUP and self._critical) else self._global
         if retry_after is not None:
@@ -406,15 +489,48 @@ class InProcessLimiter(RateLimiter):
             # No hint on a group limit: wait until the oldest grant we know of leaves the window.
             pause = max(gate.log[0] + gate.window - now, self._global.window)
         if gate is self._global and now - self._since >= gate.window:
-            # Multiplicative decrease, once per window (the 429s of requests already in flight
-            # belong to the same overload).
-            self._rate_floor = max(self._min_rate, self.current_rate() / 2.0)
-            self._since = now
-            self._adapting = True
+            # Decrease once per window (the 429s of requests already in flight belong to the
+            # same overload).
+            self._learn_ceiling(now)
         until = now + pause
         if until > gate.paused_until:
             gate.paused_until = until
         return pause
+
+    def _learn_ceiling(self, now: float) -> None:
+        """Lower the pace after a 429 of the global group to a ceiling learned from the log."""
+        gate = self._global
+        gate.prune(now)
+        pace = self.current_rate()
+        probing_from = self._ceiling if self._adapting else None
+        # The server refused at this many of our grants per window (in configured-rate units: a
+        # pace r puts r * window grants in the log's window); some may still have been in
+        # flight, hence the ``n - 1`` and the backoff.
+        n = len(gate.log)
+        observed = min(self._backoff * n, n - 1.0) / self._window
+        ceiling = min(self._backoff * pace, max(pace / 2.0, observed))
+        ceiling = max(ceiling, min(self._min_rate, pace))
+        if probing_from is not None and ceiling >= 0.9 * probing_from:
+            # Found about the same ceiling again: it is likely the server's real limit, so probe
+            # later and 4x more slowly next time.
+            self._probe = max(self._probe / 4.0, self._probe_cfg / 64.0)
+            self._hold = min(2.0 * self._hold, 16.0 * self._hold_cfg)
+        else:
+            self._probe = self._probe_cfg
+            self._hold = self._hold_cfg
+        self._ceiling = ceiling
+        self._since = now
+        self._adapting = True
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "rate limiter: 429 at %.3g/s with %d grants in the last window: pace now %.3g/s, "
+                "probing +%.2g%%/s after %.3gs",
+                pace,
+                n,
+                ceiling,
+                100.0 * self._probe,
+                self._hold,
+            )
 
 
 # Strong references on purpose: a limiter must outlive its clients, or a client created right

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import bisect
 import gc
+import itertools
+import math
+import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -150,16 +153,22 @@ async def test_429_pauses_everyone_then_releases_spread_out(
     during = [t for t in times if t429 < t < t429 + pause - 0.03]
     after = [t for t in times if t >= t429 + pause - 0.03]
     worst = max_in_window(times, 0.25)
-    worst_after = max_in_window([t for t in after if t < after[0] + 1.0], 0.25)
+    first_second = [t for t in after if t < after[0] + 1.0]
+    worst_after = max_in_window(first_second, 0.25)
+    min_gap_after = min(b - a for a, b in itertools.pairwise(first_second))
     print(
         f"429 pause: {len(during)} request(s) during the {pause}s pause; max in any 0.25 s "
-        f"window overall = {worst}, in the second after the pause = {worst_after}"
+        f"window overall = {worst}, in the second after the pause = {worst_after}; smallest gap "
+        f"after the pause = {min_gap_after * 1000:.1f} ms"
     )
     assert len(times) == 31  # 30 calls + the one retried
     assert len(during) == 0
     assert worst <= 5
-    # the pace was halved (AIMD): at most 3 per window right after the pause, not a herd of 5
-    assert worst_after <= 3
+    assert worst_after <= 5
+    # released spread out at the pace (one per ~54 ms), not as a herd of waiters at once
+    assert min_gap_after >= 0.025
+    # the pace went down (to the learned ceiling)
+    assert limiter.current_rate() < 20.0
 
 
 async def test_two_clients_of_one_key_pause_together(serve: StartServer, api_key: str) -> None:
@@ -309,22 +318,196 @@ async def test_acquire_timeout_raises_at_once_when_wait_is_known_too_long() -> N
     assert not limiter._global.waiters
 
 
-def test_aimd_halves_once_then_recovers_additively() -> None:
-    now = [100.0]
-    limiter = InProcessLimiter(5.0, clock=lambda: now[0])
-    assert limiter.current_rate() == 5.0
+async def _take(limiter: InProcessLimiter, now: list[float], late: float = 0.0) -> float:
+    """Take one global slot on the fake clock ``now``: jump to when it is due, plus ``late``.
+
+    ``acquire(timeout=0)`` either grants at once or says (``earliest``) when it could; the clock
+    then moves there, as a timer that fires ``late`` seconds late would. Returns the grant time.
+    """
+    while True:
+        try:
+            await limiter.acquire(timeout=0.0)
+        except LimiterTimeout as exc:
+            assert exc.earliest is not None
+            now[0] += exc.earliest + late
+        else:
+            return now[0]
+
+
+def _in_last_window(limiter: InProcessLimiter, times: list[float], at: float) -> int:
+    return sum(1 for t in times if t > at - limiter._global.window)
+
+
+async def test_pace_counts_from_due_times_so_timer_lateness_does_not_add_up() -> None:
+    now = [1000.0]
+    limiter = InProcessLimiter(50.0, clock=lambda: now[0])
+    interval = 1.02 / 50
+    await _take(limiter, now)
+    times = [await _take(limiter, now, late=0.001) for _ in range(500)]
+    elapsed = times[-1] - times[0]
+    # Counted from the actual grant, each 1 ms of lateness added up: 499 * 21.4 ms = 10.68 s.
+    # What remains (< 0.2 %) is the window log (actual times: the hard bound) passing 1 ms per
+    # window on, and the first grant's bounded catch-up.
+    assert 499 * interval <= elapsed <= 499 * interval * 1.002
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= interval - 0.25 * 0.02 - 1e-9  # never closer than the bounded catch-up
+    assert max_in_window(times, 1.02 - 1e-9) <= 50
+
+
+async def test_a_long_delay_moves_the_schedule_instead_of_being_caught_up() -> None:
+    now = [1000.0]
+    limiter = InProcessLimiter(50.0, clock=lambda: now[0])
+    interval = 1.02 / 50
+    catch_up = 0.25 * 0.02  # a quarter of the margin (20 ms at a 1 s window)
+    await _take(limiter, now)
+    times = [await _take(limiter, now) for _ in range(10)]
+    times.append(await _take(limiter, now, late=0.05))  # a stalled event loop: 50 ms late
+    times += [await _take(limiter, now) for _ in range(10)]
+    after_stall = [b - a for a, b in itertools.pairwise(times[10:])]
+    # only the bounded catch-up: no burst of the grants that were due during the stall
+    assert min(after_stall) == pytest.approx(interval - catch_up)
+    assert max(after_stall[1:]) == pytest.approx(interval)
+    assert times[-1] - times[0] == pytest.approx(20 * interval + 0.05 - catch_up)
+    assert max_in_window(times, 1.02 - 1e-9) <= 50
+
+
+@pytest.mark.parametrize("rate", [5.0, 50.0])
+async def test_the_window_log_bounds_any_lateness_and_idle_pattern(rate: float) -> None:
+    rng = random.Random(f"limiter-{rate}")
+    now = [1000.0]
+    limiter = InProcessLimiter(rate, clock=lambda: now[0])
+    limit = int(rate)
+    times: list[float] = []
+    for i in range(40 * limit):
+        if rng.random() < 0.05:
+            now[0] += rng.uniform(0.0, 0.5)  # nobody asked for a while
+        late = rng.choice([0.0, 0.0005, 0.001, 0.003, rng.uniform(0.0, 0.04)])
+        times.append(await _take(limiter, now, late=late))
+        if i == 20 * limit:
+            limiter.report_rate_limited(None, 0.3)
+    assert max_in_window(times, 1.02 - 1e-9) <= limit
+    # and the pace never let two grants closer than the interval minus the bounded catch-up
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    interval = 1.02 / rate
+    assert min(gaps) >= interval - 0.25 * min(interval, 0.02) - 1e-9
+
+
+async def test_a_stall_between_grant_and_send_pushes_the_grant_a_window_later() -> None:
+    # A full garbage collection right after a grant delays that request's arrival by ~25 ms but
+    # not the next grants; the grant one window later must keep its distance from the arrival.
+    now = [1000.0]
+    limiter = InProcessLimiter(50.0, clock=lambda: now[0])
+    first = await _take(limiter, now)
+    time.sleep(0.03)  # noqa: ASYNC251 - the caller's step (sending its request) stalls 30 ms
+    await asyncio.sleep(0)  # the step ends
+    assert limiter._global.log[0] >= first + 0.03
+    times = [await _take(limiter, now) for _ in range(50)]
+    assert times[-1] - first >= 1.02 + 0.03
+    assert times[-2] - times[0] == pytest.approx(48 * 1.02 / 50)  # the pace itself is unchanged
+
+
+async def test_a_429_sets_the_pace_to_the_throughput_the_server_refused() -> None:
+    now = [1000.0]
+    # configured at 60/s against a server that (say) allows 50/s
+    limiter = InProcessLimiter(60.0, clock=lambda: now[0])
+    times = [await _take(limiter, now) for _ in range(53)]
+    n = _in_last_window(limiter, times, now[0])
+    assert n == 53
     limiter.report_rate_limited(None, 1.0)
-    limiter.report_rate_limited(None, 1.0)  # same overload: no second decrease
+    ceiling = 0.95 * n  # the grants of the last window, backed off by 5 %
+    assert limiter.current_rate() == pytest.approx(ceiling)
+    limiter.report_rate_limited(None, 1.0)  # an in-flight request's 429: same overload
+    assert limiter.current_rate() == pytest.approx(ceiling)
+    assert limiter.paused_until == pytest.approx(now[0] + 1.0)
+    # everyone waits for the pause, then the release is spread out at the new pace
+    after = [await _take(limiter, now) for _ in range(5)]
+    assert after[0] >= limiter.paused_until
+    gaps = [b - a for a, b in itertools.pairwise(after)]
+    assert all(g >= 1.02 / ceiling * 0.999 for g in gaps)
+    # it holds there for 30 windows, then probes slowly above it: +1 % of it per second
+    now[0] = limiter.paused_until + 29.0
+    assert limiter.current_rate() == pytest.approx(ceiling)
+    now[0] = limiter.paused_until + 30.0 + 10.0
+    assert limiter.current_rate() == pytest.approx(ceiling * 1.10)
+    now[0] += 100.0
+    assert limiter.current_rate() == 60.0  # a transient 429 does not slow it forever
+
+
+async def test_far_above_the_server_limit_the_pace_halves_first() -> None:
+    now = [1000.0]
+    limiter = InProcessLimiter(200.0, clock=lambda: now[0])
+    for _ in range(52):
+        await _take(limiter, now)
+    limiter.report_rate_limited(None, 1.0)
+    # 0.95 * 52 grants would be a 4x cut on one observation; at most halve the pace at once
+    assert limiter.current_rate() == pytest.approx(100.0)
+    now[0] = limiter.paused_until
+    for _ in range(52):
+        await _take(limiter, now)
+    pace = limiter.current_rate()
+    limiter.report_rate_limited(None, 1.0)
+    assert limiter.current_rate() == pytest.approx(pace / 2)  # 100 -> 50: the server's 50/s
+
+    # with few grants per window, the refused count minus one is the better bound
+    small = InProcessLimiter(8.0, clock=lambda: now[0])
+    for _ in range(6):
+        await _take(small, now)
+    small.report_rate_limited(None, 1.0)
+    assert small.current_rate() == pytest.approx(5.0)  # not 0.95 * 6 = 5.7 (still > 5)
+
+
+async def test_a_confirmed_ceiling_is_probed_more_slowly() -> None:
+    now = [1000.0]
+    limiter = InProcessLimiter(60.0, clock=lambda: now[0])
+    for _ in range(53):
+        await _take(limiter, now)
+    limiter.report_rate_limited(None, 1.0)
+    first = limiter.current_rate()
+    # probing: 4 s after the hold the pace is 4 % above the ceiling, then a 429 again
+    now[0] = limiter.paused_until + 30.0 + 4.0
+    times = [await _take(limiter, now) for _ in range(60)]
+    pace = limiter.current_rate()
+    n = _in_last_window(limiter, times, now[0])
+    limiter.report_rate_limited(None, 1.0)
+    second = limiter.current_rate()
+    assert second == pytest.approx(min(0.95 * pace, max(pace / 2, min(0.95 * n, n - 1.0))))
+    assert 0.9 * first <= second < pace
+    now[0] = limiter.paused_until + 59.0
+    assert limiter.current_rate() == pytest.approx(second)  # the hold doubled: 60 s
+    now[0] = limiter.paused_until + 60.0 + 10.0
+    assert limiter.current_rate() == pytest.approx(second * 1.025)  # 0.25 %/s instead of 1 %/s
+
+
+async def test_an_idle_key_429_halves_the_pace_at_most_and_min_rate_is_a_floor() -> None:
+    now = [1000.0]
+    limiter = InProcessLimiter(5.0, clock=lambda: now[0])
+    await _take(limiter, now)  # one request in the window: nothing to learn from
+    limiter.report_rate_limited(None, None)
     assert limiter.current_rate() == pytest.approx(2.5)
-    now[0] += 1.0  # pause over
-    assert limiter.current_rate() == pytest.approx(2.5)
-    now[0] += 4.0
-    assert limiter.current_rate() == pytest.approx(3.5)  # + 0.25/s per second
-    now[0] += 2.0
-    limiter.report_rate_limited(None, None)  # another overload later: halve again
-    assert limiter.current_rate() == pytest.approx(2.0)
-    now[0] += 60.0
+    assert limiter.paused_until == pytest.approx(now[0] + 1.02)  # no hint: one window
+
+    floored = InProcessLimiter(5.0, min_rate=4.0, clock=lambda: now[0])
+    await _take(floored, now)
+    floored.report_rate_limited(None, 1.0)
+    assert floored.current_rate() == pytest.approx(4.0)
+
+
+async def test_a_critical_429_pauses_only_the_critical_group() -> None:
+    now = [1000.0]
+    limiter = InProcessLimiter(5.0, clock=lambda: now[0])
+    for _ in range(3):
+        await _take(limiter, now)
+    limiter.report_rate_limited("critical", 30.0)
     assert limiter.current_rate() == 5.0
+    assert limiter.paused_until == -math.inf
+    assert limiter._critical is not None
+    assert limiter._critical.paused_until == pytest.approx(now[0] + 30.0)
+    await _take(limiter, now)  # plain requests carry on at the pace
+    with pytest.raises(LimiterTimeout) as info:
+        await limiter.acquire("critical", timeout=0.0)
+    earliest = info.value.earliest
+    assert earliest is not None and earliest > 29.0
+    assert earliest == pytest.approx(limiter._critical.paused_until - now[0])
 
 
 def test_shared_limiter_per_key(api_key: str) -> None:
