@@ -33,7 +33,9 @@ Speed (``bench/decode.py``): :func:`structure` runs generated plain-Python funct
 exactly JSON-shaped input and falls back to the cattrs hooks for anything else (so errors and
 unusual inputs behave exactly as cattrs makes them), and pauses the garbage collector while it
 builds the tree. On a 10,000-domain order (Python 3.11, 2-core Xeon) structuring went from about
-15 ms to 5 ms (garbage collector on; ``docs/benchmarks.md``).
+15 ms to 5 ms (garbage collector on; ``docs/benchmarks.md``). The generated functions detect
+unknown keys by counting the known keys they found (no per-key probe) and parse ISO dates inline;
+a typical 20-domain order takes about 116,000 CPU instructions instead of 137,000.
 
 Wire names come from the generated ``scaledmail_async.models._wire_names`` (DCG's model metadata),
 applied with ``cattrs.gen.override(rename=...)``.
@@ -435,6 +437,10 @@ _FACTORY: Final[type[Any]] = type(attrs.Factory(dict))
 _OBJECT_SETATTR: Final[Any] = object.__setattr__
 
 
+#: The scalar hooks whose handling of a string is exactly ``fromisoformat`` (inlined below).
+_ISO_HOOKS: Final = frozenset({_structure_datetime, _structure_date})
+
+
 class _NotFast(Exception):
     """Raised by a fast-path function for input it does not handle; cattrs then decides."""
 
@@ -460,6 +466,17 @@ def _fast_value_code(tp: Any, conv: cattrs.Converter, ns: dict[str, Any], tag: s
             "if type(v) is not float and type(v) is not int:",
             f"    v = {tag}(v, {inner.__name__})",
         ]
+    elif inner in (datetime, date) and conv.get_structure_hook(inner) in _ISO_HOOKS:
+        # What _structure_datetime / _structure_date do with a string, without the call.
+        ns[tag] = conv.get_structure_hook(inner)
+        ns[tag + "_parse"] = inner.fromisoformat
+        code = [
+            "if type(v) is str:",
+            f"    v = {tag}_parse(v)",
+            "else:",
+            f"    v = {tag}(v, {inner.__name__})",
+        ]
+        ns[inner.__name__] = inner
     elif inner in _MODEL_SET:
         code = [f"v = _fast_{inner.__name__}(v)"]
     elif item in _MODEL_SET:
@@ -468,7 +485,7 @@ def _fast_value_code(tp: Any, conv: cattrs.Converter, ns: dict[str, Any], tag: s
     elif item is Any:
         code = ["if type(v) is not list:", "    raise _NotFast", "v = list(v)"]
     else:
-        # Anything else (dates, dicts, lists of scalars, ...): the converter's own hook.
+        # Anything else (dicts, lists of scalars, ...): the converter's own hook.
         ns[tag] = conv.get_structure_hook(tp)
         ns[tag + "_t"] = tp
         return [f"v = {tag}(v, {tag}_t)"]
@@ -499,26 +516,31 @@ def _fast_source(cls: type[Any], conv: cattrs.Converter, ns: dict[str, Any]) -> 
     ns[f"_{name}_cls"] = cls
     known = f"_{name}_known"
     ns[known] = frozenset(wire.values())
+    fields = [f for f in attrs.fields(cls) if f.name != "additional_properties"]
+    keys = [wire.get(f.name, f.name) for f in fields]
+    # Unknown keys are detected by counting: every key looked up below is a distinct known key,
+    # so the object has none iff it has exactly as many keys as were found (cheaper than a
+    # ``known.issuperset(o)`` probe of every key). Checked here, else the probe is used.
+    counted = sorted(keys) == sorted(set(keys)) and set(keys) == ns[known]
+    required = sum(1 for f in fields if f.default is attrs.NOTHING)
     lines = [f"def _fast_{name}(o):", "    if type(o) is not dict:", "        raise _NotFast"]
     # A plain class is filled slot by slot (no keyword dict, no __init__ call): about 0.3 us
     # less per object; any other class gets the keyword call cattrs would make.
     lines.append(f"    obj = _new(_{name}_cls)" if plain else "    res = {}")
+    if counted:
+        lines.append(f"    n = {required}")
     extra = "{k: x for k, x in o.items() if k not in " + known + "}"
-    for field in attrs.fields(cls):
+    no_extra = "len(o) == n" if counted else f"{known}.issuperset(o)"
+    for field, key in zip(fields, keys, strict=True):
         store = f"obj.{field.name} = v" if plain else f"res[{field.name!r}] = v"
-        if field.name == "additional_properties":
-            if plain:
-                lines += [
-                    f"    obj.additional_properties = {{}} if {known}.issuperset(o) else {extra}"
-                ]
-            continue
-        key = wire.get(field.name, field.name)
         value = _fast_value_code(field.type, conv, ns, f"_{name}_{field.name}")
         body = [f"v = o[{key!r}]", *value, store]
         if field.default is attrs.NOTHING:
             lines += ["    " + line for line in body]
             continue
         lines.append(f"    if {key!r} in o:")
+        if counted:
+            lines.append("        n += 1")
         lines += ["        " + line for line in body]
         if plain:
             default = f"_{name}_{field.name}_default"
@@ -528,10 +550,13 @@ def _fast_source(cls: type[Any], conv: cattrs.Converter, ns: dict[str, Any]) -> 
             else:
                 ns[default] = field.default
             lines += ["    else:", f"        obj.{field.name} = {default}"]
-    if not plain:
+    if plain:
+        if any(f.name == "additional_properties" for f in attrs.fields(cls)):
+            lines.append(f"    obj.additional_properties = {{}} if {no_extra} else {extra}")
+    else:
         lines += [
             f"    obj = _{name}_cls(**res)",
-            f"    if not {known}.issuperset(o):",
+            f"    if not ({no_extra}):",
             f"        obj.additional_properties = {extra}",
         ]
     lines.append("    return obj")
@@ -601,7 +626,10 @@ def structure(data: Any, tp: Any, *, strict: bool = False) -> Any:
     if paused:
         gc.disable()
     try:
-        fast = _FAST_PATHS.get(tp) if isinstance(tp, type | types.GenericAlias) else None
+        try:
+            fast = _FAST_PATHS.get(tp)
+        except TypeError:  # an unhashable type expression: cattrs decides
+            fast = None
         if fast is not None:
             try:
                 return fast(data)

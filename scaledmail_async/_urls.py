@@ -15,6 +15,7 @@ Hand-written rather than left to yarl/aiohttp because the rules are the SDK's, n
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode
 
@@ -33,6 +34,10 @@ __all__ = [
 
 #: Query parameters whose values never appear in logs or exceptions.
 SENSITIVE_QUERY_PARAMS = frozenset({"password", "token", "api_key", "apikey", "key", "secret"})
+
+#: Text that ``quote(text, safe="")`` returns unchanged (RFC 3986 unreserved characters): ids,
+#: names and values like ``recPay0000000000A`` skip the quoting call (about 0.5 us each).
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def _is_loopback(host: str) -> bool:
@@ -77,6 +82,8 @@ def encode_path_param(name: str, value: object, operation: str | None = None) ->
     Raises :class:`RequestValidationError` (``field=name``) for a non-string, empty, blank,
     ``.`` or ``..`` value.
     """
+    if type(value) is str and value not in ("", ".", "..") and _UNRESERVED.fullmatch(value):
+        return value  # the common case: nothing to check further, nothing to encode
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise RequestValidationError(
             f"must be a string, got {type(value).__name__}", field=name, operation=operation
@@ -112,7 +119,17 @@ def build_query_string(query: Mapping[str, str]) -> str:
     """``a=1&b=x%20y`` (empty string for no parameters)."""
     if not query:
         return ""
-    return urlencode(query, quote_via=quote)
+    parts = []
+    for key, value in query.items():
+        if type(key) is not str or type(value) is not str:
+            return urlencode(query, quote_via=quote)
+        # Exactly what urlencode(query, quote_via=quote) makes of str keys and values.
+        parts.append(_quote(key) + "=" + _quote(value))
+    return "&".join(parts)
+
+
+def _quote(text: str) -> str:
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
 
 
 def display_url(base_url: str, path: str, query: Mapping[str, str] | None) -> str:

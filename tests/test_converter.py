@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import attrs
 import pytest
+import yaml
 from cattrs.errors import ClassValidationError
 
+from codegen import DEFAULT_SPEC
+from scaledmail_async import _client as client_module
 from scaledmail_async._converter import (
+    _FAST_PATHS,
     MODEL_CLASSES,
+    converter,
     strict_converter,
     structure,
     structure_error_path,
     structure_errors,
     unstructure,
 )
+from scaledmail_async._operations import OPERATIONS
 from scaledmail_async._types import UNSET
 from scaledmail_async.models import (
     AvailabilityStatus,
@@ -286,3 +295,216 @@ def test_enum_members_and_statuses() -> None:
     )
     assert search[0].status is AvailabilityStatus.AVAILABLE
     assert search[1].status == "reserved"
+
+
+# -- the generated fast path gives exactly what cattrs gives ----------------------------------
+
+
+def _spec_examples() -> list[tuple[str, Any, Any]]:
+    """(where, type, body) of every model-shaped example in the spec: component schemas, and the
+    200 and request bodies of the operations (with the operation's response / request type)."""
+    with DEFAULT_SPEC.open(encoding="utf-8") as handle:
+        spec = yaml.safe_load(handle)
+    found: list[tuple[str, Any, Any]] = []
+    for name, schema in spec["components"]["schemas"].items():
+        for i, value in enumerate([*schema.get("examples", []), *[schema.get("example")][:1]]):
+            if value is not None and name in MODEL_CLASSES:
+                found.append((f"schemas/{name}[{i}]", MODEL_CLASSES[name], value))
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if not isinstance(op, dict) or op.get("operationId") not in OPERATIONS:
+                continue
+            operation = OPERATIONS[op["operationId"]]
+            for tp, where, node in (
+                (operation.response_type, "200", op.get("responses", {}).get("200", {})),
+                (operation.request_type, "request", op.get("requestBody", {})),
+            ):
+                for content in node.get("content", {}).values():
+                    values = [content["example"]] if "example" in content else []
+                    values += [ex["value"] for ex in (content.get("examples") or {}).values()]
+                    for i, value in enumerate(values):
+                        found.append((f"{method.upper()} {path} {where}[{i}]", tp, value))
+    return found
+
+
+def _typed(value: Any) -> Any:
+    """``value`` as a tree that also compares types (``1`` vs ``1.0`` vs ``True``, an enum member
+    vs its string, ``UNSET`` vs ``None``) and every attribute, ``additional_properties`` too."""
+    if attrs.has(type(value)):
+        fields = attrs.fields(type(value))
+        return (type(value), tuple((f.name, _typed(getattr(value, f.name))) for f in fields))
+    if isinstance(value, dict):
+        return (dict, tuple((k, _typed(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return (list, tuple(_typed(v) for v in value))
+    if isinstance(value, datetime):
+        return (datetime, value.isoformat(), value.utcoffset())
+    return (type(value), value)
+
+
+def _outcome(fn: Any, data: Any, tp: Any) -> Any:
+    try:
+        return ("ok", _typed(fn(data, tp)))
+    except Exception as exc:
+        return ("error", type(exc), structure_errors(exc))
+
+
+_ODD_VALUES: list[Any] = [
+    None,
+    "SomethingNew",
+    "",
+    "2026-03-14T09:26:53.000Z",
+    "not a date",
+    "12",
+    "1.5",
+    0,
+    7,
+    -1,
+    2.5,
+    3.0,
+    True,
+    False,
+    [],
+    [1, "x"],
+    {},
+    {"k": "v"},
+]
+
+
+def _containers(node: Any) -> list[Any]:
+    """Every dict and list in the JSON tree ``node``, ``node`` included."""
+    if not isinstance(node, dict | list):
+        return []
+    found = [node]
+    for child in node.values() if isinstance(node, dict) else node:
+        found += _containers(child)
+    return found
+
+
+def _mutate(value: Any, rng: random.Random) -> Any:
+    """A deep copy of ``value`` with one to three random edits somewhere in its tree: a key
+    added, deleted or set to null, a value of another JSON type, an unknown enum-like string,
+    a list emptied, grown or given a foreign element."""
+    body = copy.deepcopy(value)
+
+    def odd() -> Any:
+        return copy.deepcopy(rng.choice(_ODD_VALUES))
+
+    for _ in range(rng.randint(1, 3)):
+        nodes = _containers(body)
+        if not nodes:
+            return odd()
+        node = rng.choice(nodes)
+        action = rng.random()
+        if isinstance(node, dict):
+            keys = list(node)
+            if action < 0.2 or not keys:
+                node[f"unknown_{rng.randint(0, 99)}"] = odd()
+            elif action < 0.4:
+                del node[rng.choice(keys)]
+            elif action < 0.55:
+                node[rng.choice(keys)] = None
+            else:
+                node[rng.choice(keys)] = odd()
+        elif action < 0.3:
+            node.clear()
+        elif action < 0.6 and node:
+            node.append(copy.deepcopy(rng.choice(node)))
+        elif node:
+            node[rng.randrange(len(node))] = odd()
+    return body
+
+
+def test_fast_path_matches_plain_cattrs_on_spec_examples_and_varied_bodies() -> None:
+    """``structure()`` (generated fast path first) and the converter's own cattrs hooks give
+    identical results (types included) or identical errors (same class, same paths)."""
+    examples = _spec_examples()
+    assert len(examples) >= 20
+    assert any(tp is OrderDetails for _, tp, _ in examples)
+    # Hand-picked variants of a typical order: what the API may send besides the documented.
+    domain = ORDER["packages"][0]["domains"][1]
+    varied = [
+        {**ORDER, "status": "Paused", "tag": None, "refund": {"amount": 5}},
+        {k: v for k, v in ORDER.items() if k not in ("created_at", "amount", "tag")},
+        {**ORDER, "amount": 84.5, "total_domains": "2", "description": 12},
+        {**ORDER, "packages": [{"id": "recPk", "domains": [{**domain, "dkim": True}]}]},
+        {**ORDER, "packages": [{"id": "recPk", "domains": [{"id": "recDm", "name": "a.com"}]}]},
+        {**ORDER, "packages": [{"id": "recPk", "domains": [{"id": 1, "name": None}]}]},
+        {**ORDER, "packages": None},
+        {**ORDER, "created_at": "2026-03-14"},
+        {**ORDER, "created_at": 1710408413},
+        {"id": "recPay"},
+        {},
+        [],
+        "order",
+    ]
+    cases = [(where, tp, body) for where, tp, body in examples]
+    cases += [(f"varied[{i}]", OrderDetails, body) for i, body in enumerate(varied)]
+    rng = random.Random(20260314)
+    for where, tp, body in list(cases):
+        cases += [(f"{where} mutated[{i}]", tp, _mutate(body, rng)) for i in range(40)]
+    direct = fallback = 0
+    for where, tp, body in cases:
+        fast = _FAST_PATHS.get(tp)
+        assert fast is not None, f"{where}: {tp!r} has no fast path"
+        expected = _outcome(converter.structure, body, tp)
+        assert _outcome(structure, body, tp) == expected, where
+        try:
+            fast(copy.deepcopy(body))
+        except Exception:
+            fallback += 1
+        else:
+            direct += 1
+        if where in {w for w, _, _ in examples}:
+            assert expected[0] == "ok", where  # every spec example takes the fast path
+    # Both routes were exercised: the generated functions and the fall-back to cattrs.
+    assert direct > 300 and fallback > 100, (direct, fallback)
+
+
+def test_json_bytes_decode_is_exactly_json_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's body decoder (msgspec when installed) returns what ``json.loads`` returns,
+    types and key order included, or raises what ``json.loads`` raises."""
+    bodies = [
+        json.dumps(ORDER).encode(),
+        json.dumps(PRE_WARM, ensure_ascii=False).encode(),
+        b'{"a":1,"a":2}',
+        b"123456789012345678901234567890",
+        b"[1e400, -0.0, 0.1, 5e-324, 1E2, -0]",
+        b'"\\ud800"',
+        b'"\\ud83d\\ude00 \xc3\xa9"',
+        b"[NaN, Infinity, -Infinity]",
+        b"\xef\xbb\xbf{}",
+        '{"x": "\u00e9"}'.encode("utf-16"),
+        b'"\xff"',
+        b'"a\tb"',
+        b"01",
+        b"[1,]",
+        b"{}x",
+        b"",
+        b" \r\n\t[] ",
+    ]
+    rng = random.Random(7)
+    alphabet = b'{}[]:,"\\ 0123456789.eE+-tfnulNaIy\x00\x1f\xc3\xa9\xed\xa0\x80\xff'
+    for _ in range(3000):
+        raw = bytearray(rng.choice(bodies[:2]))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(raw))
+            if rng.random() < 0.5:
+                del raw[at]
+            else:
+                raw[at:at] = bytes([rng.choice(alphabet)])
+        bodies.append(bytes(raw))
+
+    def outcome(loads: Any, body: bytes) -> Any:
+        try:
+            return ("ok", _typed(loads(body)))
+        except Exception as exc:
+            return ("error", type(exc))
+
+    for body in bodies:
+        expected = outcome(json.loads, body)
+        assert outcome(client_module._json_loads, body) == expected, body
+    assert client_module._fast_loads is not None  # msgspec is installed in the dev environment
+    monkeypatch.setattr(client_module, "_fast_loads", None)
+    for body in bodies[:20]:
+        assert outcome(client_module._json_loads, body) == outcome(json.loads, body)
