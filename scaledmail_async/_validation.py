@@ -159,25 +159,25 @@ _FAST_TYPES: Final[dict[str, type]] = {
 }
 
 
+_DESCRIPTIONS: dict[str, str] = {
+    "null": "null",
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "array": "an array",
+    "object": "an object",
+}
+
+
 def _describe(value: Any) -> str:
     """A short, secret-free description of a value's JSON type for error messages."""
-    if value is None:
-        return "null"
     if value is UNSET:
         return "UNSET"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
+    if isinstance(value, float):  # also the non-finite ones, which have no JSON type
         return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    kind = _json_type_of(value)
+    return _DESCRIPTIONS[kind] if kind is not None else type(value).__name__
 
 
 def _json_type_of(value: Any) -> str | None:
