@@ -87,7 +87,10 @@ class ScaledmailClient(OperationsMixin):
         rate_limit: requests per second for this key (the server allows 5); ``None`` turns the
             client-side limiter off. All clients of one key in a process share one limiter.
         session: an :class:`aiohttp.ClientSession` to use; the client never closes it. By default
-            the client creates its own, lazily, in the running event loop, and closes it.
+            the client creates its own, lazily, in the running event loop, and closes it. (On its
+            own session the client switches off aiohttp's silent one-time re-send of idempotent
+            requests after a dropped connection, so every attempt goes through the limiter and
+            counts against ``max_retries``; a session passed in is left as it is.)
         critical_rate_limit: requests per minute of the "critical" domain operations (search,
             suggest, buy; the server allows 15); ``None`` disables that extra limit.
         backoff_base: first retry's maximum backoff in seconds (full jitter, doubling per retry).
