@@ -480,13 +480,18 @@ class ScaledmailClient(OperationsMixin):
     def _decode(self, op: Operation, result: RawResult, shown: str) -> Any:
         body = result.body
         try:
-            data = _json_loads(body) if body else None
+            data = _json_loads(body) if body and body.strip() else None
         except ValueError as exc:
             raise self._decode_error(op, result, shown, f"the body is not JSON ({exc})") from exc
         if op.response_type is None:
             return data
         if data is None:
-            raise self._decode_error(op, result, shown, "the body is empty")
+            # A 2xx with no body (204, or an empty 200) from a write whose answer is undocumented
+            # is a success: it becomes the model with every field UNSET when the model allows it.
+            try:
+                return structure({}, op.response_type)
+            except Exception:
+                raise self._decode_error(op, result, shown, "the body is empty") from None
         try:
             return structure(data, op.response_type)
         except Exception as exc:
@@ -503,6 +508,11 @@ class ScaledmailClient(OperationsMixin):
         self, op: Operation, result: RawResult, shown: str, why: str
     ) -> ResponseDecodeError:
         text = self._transport.redact(result.body.decode("utf-8", errors="replace"))
+        if op.spends_money:
+            why += (
+                ". The server accepted the request (HTTP 2xx): the purchase went through. Do not"
+                " retry it; find the order by its tag with get_orders / get_order_details"
+            )
         return ResponseDecodeError(
             f"{op.operation_id}: HTTP {result.status} from {op.method} {shown}: {why}",
             method=op.method,

@@ -15,7 +15,7 @@ import attrs
 import pytest
 from aiohttp import web
 
-from scaledmail_async import ScaledmailClient
+from scaledmail_async import UNSET, ResponseDecodeError, ScaledmailClient
 from scaledmail_async._operations import OPERATIONS
 from scaledmail_async.api import orders as orders_api
 from scaledmail_async.models import (
@@ -609,3 +609,45 @@ async def test_operation_on_the_wire(operation_id: str, serve: StartServer, api_
         assert req["content_type"] == "application/json"
     assert req["auth"] == f"Bearer {api_key}"
     case.check(result)
+
+
+@pytest.mark.parametrize("status", [200, 204])
+async def test_empty_2xx_of_an_undocumented_write_is_a_success(
+    status: int, serve: StartServer, api_key: str
+) -> None:
+    """The write answers are undocumented: a 204 or an empty 200 must not look like a failure."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=status)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    base = await serve(app)
+    async with ScaledmailClient(api_key, base_url=base, organization_id=ORG, rate_limit=None) as c:
+        result = await c.update_domain_redirect("a.com", body={"new_redirect": "https://b.example"})
+        bought = await c.buy_domains(body={"domains": ["tidewaterleads.com"]})
+    assert isinstance(result, UpdateDomainRedirectResponse)
+    assert result.success is UNSET and result.additional_properties == {}
+    assert isinstance(bought, BuyDomainsResponse)
+
+
+async def test_empty_body_where_a_shape_is_required_is_a_decode_error(
+    serve: StartServer, api_key: str
+) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        if request.path.endswith("/orders"):
+            return web.Response(status=200)
+        return web.Response(status=200, text="<html>ok</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    base = await serve(app)
+    async with ScaledmailClient(api_key, base_url=base, organization_id=ORG, rate_limit=None) as c:
+        with pytest.raises(ResponseDecodeError, match="the body is empty") as empty:
+            await c.get_orders()
+        with pytest.raises(ResponseDecodeError) as spend:
+            await c.buy_domains(body={"domains": ["tidewaterleads.com"]})
+    assert empty.value.status_code == 200
+    # A spending call that got a 2xx went through: the error must say so, never invite a retry.
+    assert "purchase went through" in str(spend.value) and "Do not retry" in str(spend.value)
+    assert spend.value.text == "<html>ok</html>"
