@@ -14,11 +14,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aioresponses import aioresponses
+from operation_helpers import SAFE_GET
 
 from scaledmail_async import _logging
 from scaledmail_async._client import MissingAPIKeyError, ScaledmailClient
 from scaledmail_async._limiter import InProcessLimiter
-from scaledmail_async._operation import Operation
 from scaledmail_async._operations import OPERATIONS
 from scaledmail_async._response import APIResponse
 from scaledmail_async._types import UNSET
@@ -33,22 +33,6 @@ from scaledmail_async.errors import (
 from scaledmail_async.models import OrganizationList
 
 StartServer = Callable[[web.Application], Awaitable[str]]
-
-SAFE_GET = Operation(
-    operation_id="get_thing",
-    tag="things",
-    method="GET",
-    path="/things/{thing_id}",
-    path_params=("thing_id",),
-    query_params=(),
-    request_type=None,
-    body_required=False,
-    response_type=dict[str, Any],
-    retry="safe",
-    spends_money=False,
-    rate_limit_group=None,
-    sends_organization_id=True,
-)
 
 
 async def _no_sleep(_: float) -> None:

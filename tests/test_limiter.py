@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from operation_helpers import make_op
 
 from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._limiter import (
@@ -68,18 +69,12 @@ class Recorder:
 
 
 def _op(group: str | None, path: str = "/crit") -> Operation:
-    return Operation(
+    return make_op(
         operation_id="crit_op" if group else "plain_op",
         tag="t",
         method="POST",
         path=path,
         path_params=(),
-        query_params=(),
-        request_type=None,
-        body_required=False,
-        response_type=dict[str, Any],
-        retry="safe",
-        spends_money=False,
         rate_limit_group=group,
         sends_organization_id=False,
     )
