@@ -2,7 +2,7 @@
 
 Scaledmail allows 5 requests per second per API key (and 15 per minute for the "critical" domain
 operations) and "temporarily blocks" keys that go over. Hand-written rather than using aiolimiter
-because aiolimiter (see ``/work/shared/sdk-anchors.md``) is a leaky bucket that bursts (9 requests
+because aiolimiter (https://github.com/mjpieters/aiolimiter, ``AsyncLimiter``) is a leaky bucket that bursts (9 requests
 in one sliding second for ``AsyncLimiter(5, 1)``), is bound to one event loop, cannot change its
 rate at runtime and cannot be paused by a 429. This limiter:
 
@@ -39,7 +39,14 @@ rate at runtime and cannot be paused by a 429. This limiter:
   recovering towards the configured rate re-tripped the limit again and again: 8 429s in the
   bulk benchmark). A 429 of the critical group only pauses that group;
 * binds nothing to an event loop beyond a waiter's own future, so a process-wide instance keeps
-  working across pytest's per-test loops (waiters of a closed loop are dropped).
+  working across pytest's per-test loops (waiters of a closed loop are dropped) and serves one
+  key from several threads, each with its own loop: its state is guarded by a lock, and a
+  waiter of another loop is woken with ``call_soon_threadsafe`` (a future may only be resolved
+  from its own loop's thread);
+* wakes the critical group's next waiter whenever a critical slot is committed or returned (a
+  waiter queued behind reserved slots holds no timer);
+* bounds the recovery after 429s: the configured rate is back ``recovery`` seconds (120) after
+  the last pause, however often the 429s confirmed a lower ceiling.
 
 One limiter is shared per API key per process (:func:`shared_limiter`), keyed by a SHA-256 hash
 of the key; the key itself is never stored.
@@ -56,6 +63,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+from scaledmail_async.errors import ConfigurationError
 
 __all__ = [
     "CRITICAL_GROUP",
@@ -116,6 +125,19 @@ class RateLimiter(abc.ABC):
         """
 
 
+def _check_number(name: str, value: object, *, positive: bool = False) -> None:
+    """Refuse a limiter setting that is not a finite real number (>= 0, or > 0)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (positive and value == 0)
+    ):
+        bound = "> 0" if positive else ">= 0"
+        raise ConfigurationError(f"{name} must be a finite number {bound}, not {value!r}")
+
+
 class _Waiter:
     __slots__ = ("fut", "loop")
 
@@ -127,6 +149,28 @@ class _Waiter:
 def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _wake_waiter(w: _Waiter) -> None:
+    """Wake ``w`` from any thread: directly on its own loop, else through
+    ``call_soon_threadsafe`` (a future may only be resolved from its loop's thread)."""
+    fut = w.fut
+    if fut is None or fut.done():
+        return
+    if w.loop is _running_loop():
+        fut.set_result(None)
+        return
+    try:
+        w.loop.call_soon_threadsafe(_wake, fut)
+    except RuntimeError:  # its loop closed meanwhile: head() drops the waiter
+        pass
 
 
 class _Gate:
@@ -184,8 +228,8 @@ class _Gate:
 
     def wake_head(self) -> None:
         w = self.head()
-        if w is not None and w.fut is not None and not w.fut.done():
-            w.fut.set_result(None)
+        if w is not None:
+            _wake_waiter(w)
 
 
 class InProcessLimiter(RateLimiter):
@@ -211,6 +255,12 @@ class InProcessLimiter(RateLimiter):
             before probing above it, in seconds (default 30 windows). Each 429 that confirms
             about the same ceiling doubles this hold (up to 16x) and makes the next probe 4x
             slower (down to ``probe / 64``); reaching the configured rate resets both.
+        recovery: the longest the pace stays below the configured rate after a 429's pause
+            ended, in seconds (default 120). However often 429s confirmed a lower ceiling, the
+            hold is at most half of it and the probe fast enough to reach the configured rate
+            by its end: 429s caused by someone else on the key (another process, a burst)
+            cost at most this long; a client configured above the server's real limit meets
+            at most one 429 per ``recovery`` (each pauses every caller, none is lost).
         clock: a monotonic clock in seconds (injectable for tests).
     """
 
@@ -226,20 +276,27 @@ class InProcessLimiter(RateLimiter):
         backoff: float = 0.95,
         probe: float = 0.01,
         probe_after: float | None = None,
+        recovery: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not rate > 0 or not window > 0:
-            raise ValueError("rate and window must be > 0")
-        if critical_limit is not None and (critical_limit < 1 or not critical_window > 0):
-            raise ValueError("critical_limit must be >= 1 and critical_window > 0")
-        if margin < 0:
-            raise ValueError("margin must be >= 0")
-        if not 0.0 < backoff < 1.0:
-            raise ValueError("backoff must be > 0 and < 1")
-        if not probe > 0:
-            raise ValueError("probe must be > 0")
-        if probe_after is not None and probe_after < 0:
-            raise ValueError("probe_after must be >= 0")
+        _check_number("rate", rate, positive=True)
+        _check_number("window", window, positive=True)
+        if critical_limit is not None:
+            if type(critical_limit) is not int or critical_limit < 1:
+                raise ConfigurationError(
+                    f"critical_limit must be an int >= 1 or None, not {critical_limit!r}"
+                )
+            _check_number("critical_window", critical_window, positive=True)
+        _check_number("margin", margin)
+        _check_number("backoff", backoff, positive=True)
+        if not backoff < 1.0:
+            raise ConfigurationError(f"backoff must be > 0 and < 1, not {backoff!r}")
+        _check_number("probe", probe, positive=True)
+        if probe_after is not None:
+            _check_number("probe_after", probe_after)
+        if min_rate is not None:
+            _check_number("min_rate", min_rate, positive=True)
+        _check_number("recovery", recovery, positive=True)
         self._clock = clock
         self._margin = margin
         self._window = window
@@ -249,7 +306,11 @@ class InProcessLimiter(RateLimiter):
         self._min_rate = self._min_rate_cfg if self._min_rate_cfg is not None else rate / 16.0
         self._backoff = backoff
         self._probe_cfg = probe
-        self._hold_cfg = float(probe_after) if probe_after is not None else 30.0 * window
+        self._recovery = float(recovery)
+        hold = float(probe_after) if probe_after is not None else 30.0 * window
+        self._hold_cfg = min(hold, 0.5 * self._recovery)
+        #: Guards all state: one limiter serves every thread's event loop of the process.
+        self._lock = threading.RLock()
         self._leases: dict[int, tuple[float, int | None]] = {}
         self._global = _Gate(max(1, math.floor(rate * window)), window * (1.0 + margin))
         self._critical: _Gate | None = None
@@ -284,17 +345,18 @@ class InProcessLimiter(RateLimiter):
 
     def current_rate(self) -> float:
         """The adaptive pace in requests per second right now."""
-        if not self._adapting:
-            return self._rate_max
-        now = self._clock()
-        start = max(self._since, self._global.paused_until) + self._hold
-        rate = self._ceiling * (1.0 + self._probe * max(0.0, now - start))
-        if rate >= self._rate_max:
-            self._adapting = False
-            self._probe = self._probe_cfg
-            self._hold = self._hold_cfg
-            return self._rate_max
-        return rate
+        with self._lock:
+            if not self._adapting:
+                return self._rate_max
+            now = self._clock()
+            start = max(self._since, self._global.paused_until) + self._hold
+            rate = self._ceiling * (1.0 + self._probe * max(0.0, now - start))
+            if rate >= self._rate_max:
+                self._adapting = False
+                self._probe = self._probe_cfg
+                self._hold = self._hold_cfg
+                return self._rate_max
+            return rate
 
     def _pace_interval(self) -> float:
         if not self._adapting:
@@ -320,35 +382,38 @@ class InProcessLimiter(RateLimiter):
 
     def _step_done(self, granted_at: float, loop_time: float) -> None:
         """Move the log entry of the grant at ``granted_at`` by the real length of its step."""
-        log = self._global.log
         delay = asyncio.get_running_loop().time() - loop_time
         if delay <= 0.0:
             return
-        # Usually the newest entry; keep the log sorted if later grants happened meanwhile.
-        for i in range(len(log) - 1, max(-1, len(log) - 5), -1):
-            if log[i] == granted_at:
-                moved = granted_at + delay
-                if i + 1 < len(log) and log[i + 1] < moved:
-                    moved = log[i + 1]
-                log[i] = moved
-                return
+        with self._lock:
+            log = self._global.log
+            # Usually the newest entry; keep the log sorted if later grants happened meanwhile.
+            for i in range(len(log) - 1, max(-1, len(log) - 5), -1):
+                if log[i] == granted_at:
+                    moved = granted_at + delay
+                    if i + 1 < len(log) and log[i + 1] < moved:
+                        moved = log[i + 1]
+                    log[i] = moved
+                    return
 
     def set_limits(self, rate: float, critical_limit: int | None) -> None:
         """Change the configured rate and critical limit, keeping the windows' history.
 
         ``critical_limit=None`` lifts the critical group's extra limit. Waiters re-check at once.
         """
-        if not rate > 0:
-            raise ValueError("rate must be > 0")
-        self._rate_max = float(rate)
-        self._ceiling = min(self._ceiling, self._rate_max)
-        self._min_rate = self._min_rate_cfg if self._min_rate_cfg is not None else rate / 16.0
-        self._global.limit = max(1, math.floor(rate * self._window))
-        self._interval = (1.0 + self._margin) * max(self._window / self._global.limit, 1.0 / rate)
-        if self._critical is not None:
-            self._critical.limit = critical_limit if critical_limit is not None else _UNLIMITED
-            self._critical.wake_head()
-        self._global.wake_head()
+        _check_number("rate", rate, positive=True)
+        with self._lock:
+            self._rate_max = float(rate)
+            self._ceiling = min(self._ceiling, self._rate_max)
+            self._min_rate = self._min_rate_cfg if self._min_rate_cfg is not None else rate / 16.0
+            self._global.limit = max(1, math.floor(rate * self._window))
+            self._interval = (1.0 + self._margin) * max(
+                self._window / self._global.limit, 1.0 / rate
+            )
+            if self._critical is not None:
+                self._critical.limit = critical_limit if critical_limit is not None else _UNLIMITED
+                self._critical.wake_head()
+            self._global.wake_head()
 
     def lease(self, rate: float, critical_limit: int | None) -> Callable[[], None]:
         """Register a client's configured limits; return the function that unregisters them.
@@ -358,12 +423,14 @@ class InProcessLimiter(RateLimiter):
         again; the windows' history is kept, so a new client never starts with a fresh budget.
         """
         token = object()
-        self._leases[id(token)] = (float(rate), critical_limit)
-        self._apply_leases()
+        with self._lock:
+            self._leases[id(token)] = (float(rate), critical_limit)
+            self._apply_leases()
 
         def release() -> None:
-            if self._leases.pop(id(token), None) is not None and self._leases:
-                self._apply_leases()
+            with self._lock:
+                if self._leases.pop(id(token), None) is not None and self._leases:
+                    self._apply_leases()
 
         # Keep the token alive as long as the release function (ids must stay unique).
         release.token = token  # type: ignore[attr-defined]
@@ -394,24 +461,30 @@ class InProcessLimiter(RateLimiter):
         crit = self._critical if group == CRITICAL_GROUP else None
         if crit is None:
             # Fast path: nobody queued and a slot free now.
-            if not gate.waiters:
-                interval = self._pace_interval()
-                allowed = gate.next_time(start, self._anchor, interval)
-                if allowed <= start:
-                    self._grant(allowed, start, interval)
-                    return 0.0
+            with self._lock:
+                if not gate.waiters:
+                    interval = self._pace_interval()
+                    allowed = gate.next_time(start, self._anchor, interval)
+                    if allowed <= start:
+                        self._grant(allowed, start, interval)
+                        return 0.0
             await self._wait(gate, deadline, start, reserve=False)
             return self._clock() - start
         await self._wait(crit, deadline, start, reserve=True)
         try:
             await self._wait(gate, deadline, start, reserve=False)
         except BaseException:
-            crit.pending -= 1
-            crit.wake_head()
+            with self._lock:
+                crit.pending -= 1
+                crit.wake_head()
             raise
-        # The critical slot counts from when the request actually goes out.
-        crit.pending -= 1
-        crit.log.append(self._last_grant)
+        with self._lock:
+            # The critical slot counts from when the request actually goes out. Committing it
+            # may make the group's next waiter due (one waiting on a reserved slot has no
+            # timer): wake it to re-check.
+            crit.pending -= 1
+            crit.log.append(self._last_grant)
+            crit.wake_head()
         return self._clock() - start
 
     async def _wait(
@@ -419,43 +492,48 @@ class InProcessLimiter(RateLimiter):
     ) -> None:
         loop = asyncio.get_running_loop()
         me = _Waiter(loop)
-        gate.waiters.append(me)
+        lock = self._lock
+        with lock:
+            gate.waiters.append(me)
         paced = gate is self._global
         try:
             while True:
-                now = self._clock()
-                is_head = gate.head() is me
-                if is_head:
-                    interval = self._pace_interval() if paced else 0.0
-                    anchor = self._anchor if paced else -math.inf
-                    t = gate.next_time(now, anchor, interval)
-                    if t <= now:
-                        gate.waiters.popleft()
-                        if reserve:
-                            gate.pending += 1
-                        elif paced:
-                            self._grant(t, now, interval)
-                        else:
-                            gate.log.append(now)
-                        gate.wake_head()
-                        return
-                    if deadline is not None and t > deadline:
-                        raise LimiterTimeout(
-                            f"no rate-limit slot before the deadline (next in {t - now:.2f}s)",
-                            earliest=t - start,
-                        )
-                    wake_at = t
-                else:
-                    if deadline is not None and gate.paused_until > deadline:
-                        raise LimiterTimeout(
-                            "the key's requests are paused past the deadline after a 429",
-                            earliest=gate.paused_until - start,
-                        )
-                    wake_at = deadline if deadline is not None else math.inf
-                if deadline is not None and now >= deadline:
-                    raise LimiterTimeout("no rate-limit slot before the deadline")
-                fut: asyncio.Future[None] = loop.create_future()
-                me.fut = fut
+                with lock:
+                    now = self._clock()
+                    is_head = gate.head() is me
+                    if is_head:
+                        interval = self._pace_interval() if paced else 0.0
+                        anchor = self._anchor if paced else -math.inf
+                        t = gate.next_time(now, anchor, interval)
+                        if t <= now:
+                            gate.waiters.popleft()
+                            if reserve:
+                                gate.pending += 1
+                            elif paced:
+                                self._grant(t, now, interval)
+                            else:
+                                gate.log.append(now)
+                            gate.wake_head()
+                            return
+                        if deadline is not None and t > deadline:
+                            raise LimiterTimeout(
+                                f"no rate-limit slot before the deadline (next in {t - now:.2f}s)",
+                                earliest=t - start,
+                            )
+                        wake_at = t
+                    else:
+                        if deadline is not None and gate.paused_until > deadline:
+                            raise LimiterTimeout(
+                                "the key's requests are paused past the deadline after a 429",
+                                earliest=gate.paused_until - start,
+                            )
+                        wake_at = deadline if deadline is not None else math.inf
+                    if deadline is not None and now >= deadline:
+                        raise LimiterTimeout("no rate-limit slot before the deadline")
+                    # Created under the lock, so a wake from another thread cannot slip between
+                    # the check above and the wait below.
+                    fut: asyncio.Future[None] = loop.create_future()
+                    me.fut = fut
                 handle = None
                 if wake_at != math.inf:
                     handle = loop.call_later(max(0.0, wake_at - now), _wake, fut)
@@ -466,36 +544,39 @@ class InProcessLimiter(RateLimiter):
                         handle.cancel()
         except BaseException:
             # Cancelled or timed out: leave the queue and hand the turn on, so no slot leaks.
-            try:
-                was_head = bool(gate.waiters) and gate.waiters[0] is me
-                gate.waiters.remove(me)
-            except ValueError:
-                was_head = False
-            if was_head:
-                gate.wake_head()
+            with lock:
+                try:
+                    was_head = bool(gate.waiters) and gate.waiters[0] is me
+                    gate.waiters.remove(me)
+                except ValueError:
+                    was_head = False
+                if was_head:
+                    gate.wake_head()
             raise
 
     # -- 429 feedback --------------------------------------------------------------------------
 
     def report_rate_limited(self, group: str | None, retry_after: float | None) -> float:
         """Pause every caller of ``group`` (``None``: all callers) and adapt the pace."""
-        now = self._clock()
-        gate = self._critical if (group == CRITICAL_GROUP and self._critical) else self._global
-        if retry_after is not None:
-            pause = retry_after
-        elif gate is self._global or not gate.log:
-            pause = gate.window
-        else:
-            # No hint on a group limit: wait until the oldest grant we know of leaves the window.
-            pause = max(gate.log[0] + gate.window - now, self._global.window)
-        if gate is self._global and now - self._since >= gate.window:
-            # Decrease once per window (the 429s of requests already in flight belong to the
-            # same overload).
-            self._learn_ceiling(now)
-        until = now + pause
-        if until > gate.paused_until:
-            gate.paused_until = until
-        return pause
+        with self._lock:
+            now = self._clock()
+            gate = self._critical if (group == CRITICAL_GROUP and self._critical) else self._global
+            if retry_after is not None:
+                pause = retry_after
+            elif gate is self._global or not gate.log:
+                pause = gate.window
+            else:
+                # No hint on a group limit: wait until the oldest grant we know of leaves the
+                # window.
+                pause = max(gate.log[0] + gate.window - now, self._global.window)
+            if gate is self._global and now - self._since >= gate.window:
+                # Decrease once per window (the 429s of requests already in flight belong to the
+                # same overload).
+                self._learn_ceiling(now)
+            until = now + pause
+            if until > gate.paused_until:
+                gate.paused_until = until
+            return pause
 
     def _learn_ceiling(self, now: float) -> None:
         """Lower the pace after a 429 of the global group to a ceiling learned from the log."""
@@ -514,10 +595,14 @@ class InProcessLimiter(RateLimiter):
             # Found about the same ceiling again: it is likely the server's real limit, so probe
             # later and 4x more slowly next time.
             self._probe = max(self._probe / 4.0, self._probe_cfg / 64.0)
-            self._hold = min(2.0 * self._hold, 16.0 * self._hold_cfg)
+            self._hold = min(2.0 * self._hold, 16.0 * self._hold_cfg, 0.5 * self._recovery)
         else:
             self._probe = self._probe_cfg
             self._hold = self._hold_cfg
+        # Whatever the hold and probe, the configured rate is back ``recovery`` seconds after
+        # the pause: a probe slowed by confirmations (or a deep cut) otherwise took an hour.
+        ramp = self._recovery - self._hold
+        self._probe = max(self._probe, (self._rate_max / ceiling - 1.0) / ramp)
         self._ceiling = ceiling
         self._since = now
         self._adapting = True

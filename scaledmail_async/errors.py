@@ -19,7 +19,10 @@ The hierarchy follows the Stainless SDKs (openai-python, anthropic) that users a
         ├── APIConnectionError                     the request could not be completed
         │   └── APITimeoutError
         ├── OutcomeUnknownError                    a spending call whose result cannot be known
+        │   └── ClientClosedOutcomeUnknownError    ... because aclose() interrupted it after sending
+        │                                          (also a ClientClosedError)
         └── ResponseDecodeError                    a 2xx body that is not JSON or not as documented
+            └── ResponseTooLargeError              a body over max_response_size
 
 Messages name what failed and what to do. URLs never carry secrets (the API key travels only in the
 ``Authorization`` header, which no error keeps).
@@ -38,6 +41,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "ClientClosedOutcomeUnknownError",
+    "ConfigurationError",
     "ConflictError",
     "InternalServerError",
     "NotFoundError",
@@ -47,6 +52,7 @@ __all__ = [
     "RateLimitError",
     "RequestValidationError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ScaledmailError",
     "UnprocessableEntityError",
     "status_error_class",
@@ -70,6 +76,11 @@ class RequestValidationError(ScaledmailError, ValueError):
         self.message = message
         where = f"{operation}: " if operation else ""
         super().__init__(f"{where}invalid {field}: {message}")
+
+
+class ConfigurationError(ScaledmailError, ValueError):
+    """A bad setting (a constructor argument, an environment variable, a limiter or journal
+    option), found before any request was sent. Also a ``ValueError``."""
 
 
 class ClientClosedError(ScaledmailError):
@@ -193,6 +204,16 @@ class OutcomeUnknownError(APIError):
         self.cause = cause
 
 
+class ClientClosedOutcomeUnknownError(OutcomeUnknownError, ClientClosedError):
+    """``aclose()`` interrupted a spending call after its request may have been sent.
+
+    Both an :class:`OutcomeUnknownError` (the purchase may have happened: reconcile by ``tag``
+    before trying again) and a :class:`ClientClosedError`. A spending call interrupted before
+    anything could be sent (waiting for the rate limiter or a retry, connecting) raises a plain
+    :class:`ClientClosedError`.
+    """
+
+
 class ResponseDecodeError(APIError):
     """A 2xx response whose body is not JSON or not the documented shape. ``text`` keeps it."""
 
@@ -209,6 +230,38 @@ class ResponseDecodeError(APIError):
         super().__init__(message, method=method, url=url, operation=operation)
         self.status_code = status_code
         self.text = text
+
+
+class ResponseTooLargeError(ResponseDecodeError):
+    """A 2xx body larger than the client's ``max_response_size``; it was not read to its end.
+
+    ``limit`` is the cap in bytes; ``size`` the declared ``Content-Length`` when it was over the
+    cap, else the bytes received (decompressed) when reading stopped. ``text`` is empty. For a
+    spending call the server accepted the request: the purchase went through (the message says
+    so); find it by its tag instead of retrying.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        status_code: int,
+        limit: int,
+        size: int | None,
+        operation: str | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            method=method,
+            url=url,
+            status_code=status_code,
+            text="",
+            operation=operation,
+        )
+        self.limit = limit
+        self.size = size
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

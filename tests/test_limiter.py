@@ -470,7 +470,12 @@ async def test_a_confirmed_ceiling_is_probed_more_slowly() -> None:
     now[0] = limiter.paused_until + 59.0
     assert limiter.current_rate() == pytest.approx(second)  # the hold doubled: 60 s
     now[0] = limiter.paused_until + 60.0 + 10.0
-    assert limiter.current_rate() == pytest.approx(second * 1.025)  # 0.25 %/s instead of 1 %/s
+    # 0.25 %/s instead of 1 %/s, but never so slow that 60/s is not back 120 s after the pause
+    # (``recovery``): here the probe has to be (60 / second - 1) / 60 s per second
+    probe = max(0.0025, (60.0 / second - 1.0) / 60.0)
+    assert limiter.current_rate() == pytest.approx(second * (1.0 + 10.0 * probe))
+    now[0] = limiter.paused_until + 120.0
+    assert limiter.current_rate() == 60.0
 
 
 async def test_an_idle_key_429_halves_the_pace_at_most_and_min_rate_is_a_floor() -> None:
