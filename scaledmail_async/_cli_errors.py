@@ -15,6 +15,7 @@ from scaledmail_async.errors import (
     APITimeoutError,
     AuthenticationError,
     ClientClosedError,
+    ConfigurationError,
     NotFoundError,
     OutcomeUnknownError,
     PaymentPendingError,
@@ -67,7 +68,7 @@ EXIT_CODES_HELP: Final = (
 def exit_code_for(exc: BaseException) -> int:
     """The CLI exit code for an exception raised by the SDK (or by the CLI's own input checks)."""
     # Order matters: subclasses before their bases.
-    if isinstance(exc, RequestValidationError):
+    if isinstance(exc, RequestValidationError | ConfigurationError):
         return EXIT_USAGE
     if isinstance(exc, PaymentPendingError):
         return EXIT_PAYMENT_PENDING
@@ -91,6 +92,8 @@ def exit_code_for(exc: BaseException) -> int:
 def _hint(exc: BaseException) -> str:
     if isinstance(exc, RequestValidationError):
         return "Fix the input and run the command again; nothing was sent."
+    if isinstance(exc, ConfigurationError):
+        return "Fix the setting (option or environment variable) and run again; nothing was sent."
     if isinstance(exc, PaymentPendingError):
         return (
             "The subscription WAS created but the card could not be charged: confirm the payment "
@@ -123,6 +126,12 @@ def _hint(exc: BaseException) -> str:
         return "Could not reach the API: check the network and --base-url / SCALEDMAIL_BASE_URL."
     if isinstance(exc, APIStatusError) and exc.status_code >= 500:
         return "The server failed; try again later."
+    if isinstance(exc, ResponseDecodeError):
+        return (
+            "The API answered (HTTP 2xx) with a body the SDK could not read. If the command "
+            "spends money, the purchase went through: do not run it again; find it with "
+            "`scaledmail orders get-orders`."
+        )
     return ""
 
 

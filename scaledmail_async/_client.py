@@ -18,35 +18,50 @@ import asyncio
 import json
 import os
 import random
+import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import aiohttp
 import cattrs
 from yarl import URL
 
 from scaledmail_async._client_methods import OperationsMixin, RawResponseOperations
+from scaledmail_async._config import check_call_seconds, check_setting
 from scaledmail_async._converter import structure
 from scaledmail_async._limiter import InProcessLimiter, RateLimiter, shared_limiter
 from scaledmail_async._logging import setup_from_env
 from scaledmail_async._operation import Operation
 from scaledmail_async._response import APIResponse
 from scaledmail_async._retry import BackoffPolicy
-from scaledmail_async._transport import RawResult, Transport, default_user_agent
+from scaledmail_async._transport import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    RawResult,
+    Transport,
+    default_user_agent,
+)
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async._urls import (
+    LONE_SURROGATE,
     SENSITIVE_QUERY_PARAMS,
     build_query_string,
     display_url,
     encode_path_param,
     validate_base_url,
 )
-from scaledmail_async._validation import prepare_body, prepare_path_params, prepare_query
+from scaledmail_async._validation import (
+    check_json,
+    encode_json,
+    prepare_body,
+    prepare_path_params,
+    prepare_query,
+)
 from scaledmail_async.errors import (
     ClientClosedError,
+    ConfigurationError,
     RequestValidationError,
     ResponseDecodeError,
     ScaledmailError,
@@ -105,6 +120,11 @@ class ScaledmailClient(OperationsMixin):
             ``trace_request_ctx == {"attempt": n, "operation": operation_id}``.
         limiter: a :class:`~scaledmail_async._limiter.RateLimiter` to use instead of the shared
             in-process one (e.g. one shared between processes).
+        max_response_size: the largest response body read, in bytes (default 16 MiB; ``None``:
+            no limit). A declared ``Content-Length`` over it is refused before reading; a chunked
+            or compressed body stops being read once over it. A 2xx over it raises
+            :class:`ResponseTooLargeError` (for a spending call: the purchase went through); an
+            error status keeps its own error, with the body cut.
         sleep, clock, wall_clock, random: injectable ``asyncio.sleep``, ``time.monotonic``,
             ``time.time`` and ``random.random`` (tests).
     """
@@ -128,6 +148,7 @@ class ScaledmailClient(OperationsMixin):
         user_agent: str | None = None,
         trace_configs: Iterable[aiohttp.TraceConfig] | None = None,
         limiter: RateLimiter | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -148,23 +169,33 @@ class ScaledmailClient(OperationsMixin):
                 "the Scaledmail API key contains whitespace or control characters; copy it "
                 "again from https://app.scaledmail.com/settings"
             )
+        org_source = "organization_id"
         if organization_id is None:
             organization_id = os.environ.get("SCALEDMAIL_ORGANIZATION_ID") or None
-        if organization_id is not None and (
-            not isinstance(organization_id, str) or not organization_id.strip()
-        ):
-            raise RequestValidationError("must be a non-blank string", field="organization_id")
+            org_source = "the SCALEDMAIL_ORGANIZATION_ID environment variable"
+        if organization_id is not None and not _is_text(organization_id):
+            raise ConfigurationError(
+                f"{org_source} must be a non-blank string of valid Unicode text (an organization "
+                "id such as 'recXXXXXXXXXXXXXX', see get_organizations()), or unset"
+            )
         if session is not None and trace_configs:
-            raise ValueError("trace_configs apply to the client's own session; add them to yours")
-        if deadline is not None and not deadline > 0:
-            raise ValueError("deadline must be > 0 seconds or None")
+            raise ConfigurationError(
+                "trace_configs apply to the client's own session; add them to yours"
+            )
+        _check_settings(
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            deadline=deadline,
+            rate_limit=rate_limit,
+            critical_rate_limit=critical_rate_limit,
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+        )
         self._base_url = validate_base_url(base_url)
         self._release_limiter: Callable[[], None] = _no_release
         self.organization_id: str | None = organization_id
         self.deadline = deadline
         if limiter is None and rate_limit is not None:
-            if not rate_limit > 0:
-                raise ValueError("rate_limit must be > 0 requests/second, or None for no limit")
             shared = shared_limiter(api_key, rate=rate_limit, critical_limit=critical_rate_limit)
             release = shared.lease(rate_limit, critical_rate_limit)
             self._release_limiter = release
@@ -185,6 +216,7 @@ class ScaledmailClient(OperationsMixin):
             sleep=sleep,
             clock=clock,
             wall_clock=wall_clock,
+            max_response_size=max_response_size,
         )
         self._clock = clock
         self._url_cache: dict[object, tuple[URL, str]] = {}
@@ -254,7 +286,12 @@ class ScaledmailClient(OperationsMixin):
 
     async def aclose(self) -> None:
         """Close the client: fail calls still in flight with :class:`ClientClosedError`, then close
-        the owned aiohttp session (a session passed in stays open). Idempotent."""
+        the owned aiohttp session (a session passed in stays open). Idempotent.
+
+        A spending call whose request may already have been written fails with
+        :class:`ClientClosedOutcomeUnknownError` (also an :class:`OutcomeUnknownError`: reconcile
+        by its tag); one still waiting for the rate limiter, a retry or a connection fails with a
+        plain :class:`ClientClosedError`."""
         if self._closed:
             return
         self._closed = True
@@ -296,11 +333,15 @@ class ScaledmailClient(OperationsMixin):
     def _closed_error(
         self, task: asyncio.Task[Any] | None, operation: str
     ) -> ClientClosedError | None:
-        """If ``task`` was cancelled by :meth:`aclose`, undo that cancel and return the error."""
+        """If ``task`` was cancelled by :meth:`aclose`, undo that cancel and return the error
+        (:class:`ClientClosedOutcomeUnknownError` for a spend whose request may have been sent)."""
+        interrupted = self._transport.take_interrupted(task)
         if task is not None and task in self._close_cancelled:
             self._close_cancelled.discard(task)
             if task.uncancel() > 0:
                 return None  # someone else cancelled the task too: let the cancellation through
+            if interrupted is not None:
+                return interrupted
             return ClientClosedError(
                 f"{operation}: the ScaledmailClient was closed while the call was in flight"
             )
@@ -308,7 +349,14 @@ class ScaledmailClient(OperationsMixin):
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def _url(self, path: str, query: Mapping[str, str], *, cache: bool = True) -> tuple[URL, str]:
+    def _url(
+        self,
+        path: str,
+        query: Mapping[str, str],
+        *,
+        cache: bool = True,
+        operation: str | None = None,
+    ) -> tuple[URL, str]:
         """The encoded request URL and its secret-free display form (cached: bulk jobs repeat
         the same few URLs, and building them is a measurable part of a fast local call)."""
         cache_key = (path, tuple(query.items())) if query else path
@@ -316,7 +364,7 @@ class ScaledmailClient(OperationsMixin):
             found = self._url_cache.get(cache_key)
             if found is not None:
                 return found
-        qs = build_query_string(query)
+        qs = build_query_string(query, operation)
         raw = self._base_url + path + ("?" + qs if qs else "")
         shown = raw
         if query and not SENSITIVE_QUERY_PARAMS.isdisjoint(k.lower() for k in query):
@@ -328,11 +376,16 @@ class ScaledmailClient(OperationsMixin):
             self._url_cache[cache_key] = result
         return result
 
-    def _deadline(self, deadline: float | Unset | None) -> float | None:
+    def _call_deadline(
+        self, timeout: float | Unset | None, deadline: float | Unset | None, operation: str
+    ) -> float | None:
+        """The deadline of one call, after checking its ``timeout``/``deadline`` arguments
+        (finite numbers > 0; :class:`RequestValidationError` otherwise, nothing sent)."""
+        if timeout is not UNSET and timeout is not None:
+            check_call_seconds("timeout", timeout, operation)
         if deadline is UNSET or deadline is None:
             return self.deadline
-        if deadline is not None and not deadline > 0:
-            raise ValueError("deadline must be > 0 seconds or None")
+        check_call_seconds("deadline", deadline, operation)
         return deadline
 
     def _call_key(
@@ -394,11 +447,11 @@ class ScaledmailClient(OperationsMixin):
         data: bytes | None = None
         tag: str | None = None
         if wire is not UNSET:
-            data = json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode()
+            data = encode_json(wire, field="body", operation=operation)
             if op.spends_money and isinstance(wire, dict):
                 found = wire.get("tag")
                 tag = found if isinstance(found, str) else None
-        url, shown = self._url(path, params, cache=cache_url)
+        url, shown = self._url(path, params, cache=cache_url, operation=operation)
         return url, shown, data, tag
 
     async def _execute(
@@ -441,9 +494,10 @@ class ScaledmailClient(OperationsMixin):
                         self._call_cache.clear()
                     self._call_cache[key] = (op, url, shown)
             # (4) send.
-            call_deadline = (
-                self.deadline if deadline is UNSET or deadline is None else self._deadline(deadline)
-            )
+            if timeout is UNSET and deadline is UNSET:
+                call_deadline = self.deadline
+            else:
+                call_deadline = self._call_deadline(timeout, deadline, op.operation_id)
             result = await self._transport.send(
                 operation=op.operation_id,
                 method=op.method,
@@ -543,6 +597,12 @@ class ScaledmailClient(OperationsMixin):
         is added to ``params`` like for the operations (client default unless overridden, not
         added when ``params`` already has one).
         """
+        if not isinstance(method, str) or _HTTP_TOKEN.fullmatch(method) is None:
+            raise RequestValidationError(
+                "must be an HTTP method name such as 'GET' or 'POST' (an RFC 9110 token: "
+                "letters, digits and !#$%&'*+-.^_`|~, no spaces)",
+                field="method",
+            )
         method = method.upper()
         operation = f"{method} {path}"
         task = self._enter()
@@ -556,6 +616,8 @@ class ScaledmailClient(OperationsMixin):
                     "must not contain '?', '#' or a scheme; pass query values in params=",
                     field="path",
                 )
+            _check_no_dot_segments(path)
+            call_deadline = self._call_deadline(timeout, deadline, operation)
             query: dict[str, str] = {}
             for key, value in (params or {}).items():
                 if value is None or value is UNSET:
@@ -569,15 +631,14 @@ class ScaledmailClient(OperationsMixin):
                 if org is not None:
                     query["organization_id"] = org
             # Percent-encode spaces, unicode and the like; keep '/' and existing %XX escapes.
-            url, shown = self._url(quote(path, safe="/%:@!$&'()*+,;=~"), query)
+            try:
+                quoted = quote(path, safe="/%:@!$&'()*+,;=~")
+            except UnicodeEncodeError:
+                raise RequestValidationError(LONE_SURROGATE, field="path") from None
+            url, shown = self._url(quoted, query)
             data = None
             if json is not None:
-                try:
-                    data = _json_dumps(json)
-                except (TypeError, ValueError) as exc:
-                    raise RequestValidationError(
-                        f"is not JSON-serialisable: {exc}", field="json"
-                    ) from exc
+                data = encode_json(check_json(json, field="json"), field="json")
             result = await self._transport.send(
                 operation=operation,
                 method=method,
@@ -587,7 +648,7 @@ class ScaledmailClient(OperationsMixin):
                 retry=retry or ("safe" if method in _SAFE_METHODS else "pre-send-only"),
                 group=None,
                 timeout=timeout,
-                deadline=self._deadline(deadline),
+                deadline=call_deadline,
             )
             if not result.body:
                 return None
@@ -611,8 +672,24 @@ class ScaledmailClient(OperationsMixin):
             self._leave(task)
 
 
-def _json_dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+#: An HTTP method is a token (RFC 9110 section 9.1 and 5.6.2).
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _check_no_dot_segments(path: str) -> None:
+    """Refuse a ``request()`` path with a ``.`` or ``..`` segment, also percent-encoded
+    (``%2e%2e``): resolved by URL normalisation (RFC 3986 section 5.2.4), here, by a proxy or by
+    the server, it would leave ``base_url``'s ``/api/v1`` (``/../admin``)."""
+    if "." not in path and "%" not in path:
+        return
+    for segment in path.split("/"):
+        if segment in (".", "..") or ("%" in segment and unquote(segment) in (".", "..")):
+            raise RequestValidationError(
+                f"must not contain the dot-segment {segment!r}: URL normalisation resolves "
+                "dot-segments ('..' steps out of base_url's path); give the path from base_url "
+                "without '.' or '..' segments",
+                field="path",
+            )
 
 
 try:  # optional: never a dependency of the SDK, used when the application has it installed
@@ -634,7 +711,63 @@ def _json_loads(body: bytes) -> Any:
             return _fast_loads(body)
         except Exception:  # json.loads decides: its own result, or its own error
             pass
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise
+    except Exception as exc:  # RecursionError: nested too deeply; the callers expect ValueError
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
+
+
+def _check_settings(
+    *,
+    timeout: object,
+    connect_timeout: object,
+    deadline: object,
+    rate_limit: object,
+    critical_rate_limit: object,
+    max_retries: object,
+    max_retry_after: object,
+) -> None:
+    """Refuse a constructor setting that is not a finite number in range (``_config``): an
+    infinite timeout or rate would only fail later, on every call, with an ``OverflowError``."""
+    seconds = "a finite number of seconds > 0"
+    check_setting("timeout", timeout, what=seconds, none="for no per-attempt timeout")
+    check_setting("connect_timeout", connect_timeout, what=seconds)
+    check_setting("deadline", deadline, what=seconds, none="for no overall deadline")
+    check_setting(
+        "rate_limit",
+        rate_limit,
+        what="a finite number of requests per second > 0 (the API allows 5)",
+        none="to turn the client-side limiter off",
+    )
+    check_setting(
+        "critical_rate_limit",
+        critical_rate_limit,
+        what="an int >= 1 of requests per minute (the API allows 15)",
+        none="to turn the critical group's limit off",
+        integer=True,
+    )
+    check_setting("max_retries", max_retries, what="an int >= 0", zero_ok=True, integer=True)
+    check_setting(
+        "max_retry_after",
+        max_retry_after,
+        what="a finite number of seconds >= 0 (the longest server-hinted wait honoured)",
+        zero_ok=True,
+    )
+
+
+def _is_text(value: object) -> bool:
+    """A non-blank ``str`` that can be sent (UTF-8 encodable: no lone surrogate)."""
+    if not isinstance(value, str) or not value.strip():
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _no_release() -> None:

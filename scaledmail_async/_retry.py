@@ -1,11 +1,33 @@
 """Retry policy pieces: backoff, server wait hints and failure classification.
 
-Hand-written rather than using tenacity/aiohttp-retry because the decision depends on things those
-libraries do not model (see ``/work/shared/sdk-anchors.md``): the operation's *safety class* from
-the spec (``x-retry``), whether a failure happened provably *before* the request was sent (only then
-may a spending call be retried), Scaledmail's 429 JSON ``retryAfter`` epoch, and a shared limiter
-that takes over 429 waits. The functions here are pure so the transport loop stays small and the
-decisions are unit-testable.
+Hand-written rather than using tenacity (https://github.com/jd/tenacity) or aiohttp-retry
+(https://github.com/inyutin/aiohttp_retry) because the decision depends on things those libraries
+do not model: the operation's *safety class* from the spec (``x-retry``), whether a failure
+happened provably *before* the request was sent (only then may a spending call be retried),
+Scaledmail's 429 JSON ``retryAfter`` epoch, and a shared limiter that takes over 429 waits. The
+functions here are pure so the transport loop stays small and the decisions are unit-testable.
+
+**The unit of the 429 body's ``retryAfter``.** The API documents it on the Suggest Domains page
+(https://api.scaledmail.com/suggest-domains-35740189e0, the only page that documents a 429) as
+``"retryAfter": <epoch>``, with the example ``1767225600``: a Unix timestamp in *seconds* of when
+to retry, not a delay. The spec (``openapi/scaledmail.yaml``, ``RateLimitErrorBody``) says the
+same. The limits it documents have windows of one second (5 per second) and one minute (15 per
+minute for the critical operations), so no wait it asks for is longer than 60 seconds. So:
+
+* ``>= 1e9`` (September 2001 on): epoch seconds, as documented; the hint is ``value - now``
+  (0 once passed).
+* ``>= 1e11``: epoch *milliseconds* (as seconds it would be after the year 5000, so the
+  magnitude is unambiguous; ``Date.now()`` servers send this form).
+* ``0`` to ``60``: not an epoch (1970); read as a delay in seconds, the undocumented form some
+  servers send. Whatever was meant, the wait is bounded by the API's longest window.
+* anything else (above 60 and below ``1e9``: ``1500``, ``86400``...; negative) is neither a
+  documented epoch nor a plausible delay in seconds, and seconds versus milliseconds would be a
+  guess (``1500`` meant as milliseconds, read as seconds, waits 25 minutes): it is **no hint**,
+  and the call falls back to the SDK's own backoff (and the limiter's own pause).
+
+``max_retry_after`` still applies to the result: a hint past it raises :class:`RateLimitError`
+instead of sleeping. The ``Retry-After`` header (RFC 9110: delay seconds or an HTTP date) and
+``retry-after-ms`` keep their standard meanings; the docs mention no rate-limit header.
 """
 
 from __future__ import annotations
@@ -18,6 +40,8 @@ from typing import Any
 
 import aiohttp
 
+from scaledmail_async._config import check_setting
+
 __all__ = [
     "SAFE_RETRY_STATUSES",
     "BackoffPolicy",
@@ -28,10 +52,13 @@ __all__ = [
 #: Statuses a ``safe`` operation is retried on.
 SAFE_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
-#: Body ``retryAfter`` values above this are Unix epoch seconds; below it, a delay in seconds.
+#: Body ``retryAfter`` values from this on are Unix epoch seconds (2001-09-09); smaller ones cannot
+#: be an epoch of now and are no hint (see the module docstring).
 _EPOCH_THRESHOLD = 1_000_000_000.0
-#: ... and above this, epoch *milliseconds*.
+#: ... and from this on, epoch *milliseconds* (as seconds: the year 5138).
 _EPOCH_MS_THRESHOLD = 100_000_000_000.0
+#: A non-epoch ``retryAfter`` up to this is a delay in seconds (the API's longest window).
+_MAX_DELAY_SECONDS = 60.0
 
 
 class BackoffPolicy:
@@ -44,8 +71,9 @@ class BackoffPolicy:
     __slots__ = ("base", "cap", "random")
 
     def __init__(self, base: float, cap: float, random: Callable[[], float]) -> None:
-        if base < 0 or cap < 0:
-            raise ValueError("backoff_base and backoff_max must be >= 0")
+        seconds = "a finite number of seconds >= 0"
+        check_setting("backoff_base", base, what=seconds, zero_ok=True)
+        check_setting("backoff_max", cap, what=seconds, zero_ok=True)
         self.base = base
         self.cap = cap
         self.random = random
@@ -77,8 +105,9 @@ def parse_retry_after(headers: Mapping[str, str], body: Any, now: float) -> floa
     """The server's wait hint in seconds (>= 0), or ``None`` when it gave none.
 
     Order: ``retry-after-ms`` header, ``Retry-After`` header (seconds or an HTTP date), then the
-    JSON body's ``retryAfter`` (Unix epoch seconds if large, epoch milliseconds if very large,
-    else a delay in seconds). ``now`` is the wall-clock time (``time.time()``).
+    JSON body's ``retryAfter``: a Unix epoch in seconds as the API documents it (epoch
+    milliseconds when very large), or a delay in seconds up to 60; any other value gives no hint
+    (see the module docstring). ``now`` is the wall-clock time (``time.time()``).
     """
     raw_ms = headers.get("retry-after-ms")
     if raw_ms is not None:
@@ -103,7 +132,9 @@ def parse_retry_after(headers: Mapping[str, str], body: Any, now: float) -> floa
                 return max(0.0, value / 1000.0 - now)
             if value >= _EPOCH_THRESHOLD:
                 return max(0.0, value - now)
-            return max(0.0, value)
+            if 0.0 <= value <= _MAX_DELAY_SECONDS:
+                return value
+            # Neither an epoch nor a plausible delay in seconds: s or ms would be a guess.
     return None
 
 

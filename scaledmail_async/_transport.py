@@ -1,8 +1,9 @@
 """Request execution over aiohttp: auth, timeouts, deadline, rate limiting, retries and errors.
 
-Hand-written rather than using aiohttp-retry because of its traps (``/work/shared/sdk-anchors.md``):
-it retries POSTs on 5xx, does not release failed responses before retrying, ignores server wait
-hints under concurrency and cannot tell a failure before sending from one after. The loop here
+Hand-written rather than using aiohttp-retry (https://github.com/inyutin/aiohttp_retry) because of
+its traps (its ``aiohttp_retry/client.py``; issues #59, #57 and #95 there): it retries POSTs on 5xx,
+does not release failed responses before retrying, ignores server wait hints under concurrency
+and cannot tell a failure before sending from one after. The loop here
 follows the Stainless retry loop (one request description, per-attempt logging, a server hint
 over backoff) with three additions: the operation's safety class decides what may be retried,
 the limiter is acquired *before* each attempt so its wait never counts against the per-attempt
@@ -14,14 +15,36 @@ multidicts, the default ``ClientTimeout``; the client's own session carries the 
 session defaults), the ``trace_request_ctx`` dict is only built when the session has trace
 hooks, and no task, ``asyncio.timeout`` context or extra clock read is added to an attempt:
 aiohttp's own per-request timer enforces the attempt timeout.
+
+What an odd response becomes (each check costs nothing on a normal response):
+
+* An aiohttp or OS exception is never kept as it is when it holds the API key: aiohttp's
+  ``ClientResponseError`` (a bad status line, a non-HTTP reply, headers over aiohttp's limits)
+  keeps the request's ``request_info``, ``Authorization`` header included. The SDK error's
+  ``__cause__`` (and ``OutcomeUnknownError.cause``) is a copy of the same type with that header
+  redacted (:meth:`Transport.scrubbed`), raised outside the ``except`` block so that the raw
+  original is not its ``__context__`` either.
+* A body is read up to ``max_response_size`` bytes (default 16 MiB): a declared
+  ``Content-Length`` over it is refused before reading, a chunked or compressed body is counted
+  as it arrives. A 2xx over the cap raises :class:`ResponseTooLargeError` (saying that a
+  spending call went through); an error status keeps its own error, with the body cut.
+* An error body that is not JSON, or nested too deeply to parse (``RecursionError``), is kept as
+  its raw text in :class:`APIStatusError`.
+* ``aclose()`` interrupting a spending call after its request may have been written records a
+  :class:`ClientClosedOutcomeUnknownError` for the client to raise
+  (:meth:`Transport.take_interrupted`); interrupted while waiting for the limiter, a retry or a
+  connection (a cancellation inside aiohttp's ``BaseConnector.connect``), it stays a plain
+  :class:`ClientClosedError`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import platform
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final
 
@@ -29,6 +52,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from scaledmail_async._config import check_call_seconds, check_setting
 from scaledmail_async._limiter import CRITICAL_GROUP, LimiterTimeout, RateLimiter
 from scaledmail_async._logging import logger
 from scaledmail_async._retry import (
@@ -46,18 +70,47 @@ from scaledmail_async.errors import (
     APIStatusError,
     APITimeoutError,
     ClientClosedError,
+    ClientClosedOutcomeUnknownError,
+    ConfigurationError,
     OutcomeUnknownError,
     PaymentPendingError,
     RateLimitError,
+    ResponseTooLargeError,
     ScaledmailError,
     status_error_class,
 )
 
-__all__ = ["RawResult", "Transport", "default_user_agent"]
+__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "RawResult", "Transport", "default_user_agent"]
+
+#: The default cap on a response body, in bytes (16 MiB: the API's largest lists are far smaller).
+DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
 
 _PAYMENT_PENDING_TEXT: Final = "subscription created but unable to charge"
 _REDACTED: Final = "[REDACTED]"
 _MAX_DETAIL: Final = 300
+_SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
+#: How deep an exception's ``__cause__``/``__context__`` chain is scrubbed (deeper links dropped).
+_MAX_CHAIN: Final = 8
+#: aiohttp's ``BaseConnector.connect``: a cancellation raised inside it came before any byte of
+#: the request was written (waiting for a pooled connection, resolving, connecting).
+_CONNECT_CODE: Any = getattr(getattr(aiohttp.BaseConnector, "connect", None), "__code__", None)
+
+
+def _cancelled_while_connecting(exc: BaseException) -> bool:
+    """Whether the cancellation ``exc`` was raised inside aiohttp's ``BaseConnector.connect``.
+
+    Read from the frames of its traceback, only when a call is cancelled. ``False`` when unsure
+    (a connector that does not go through ``BaseConnector.connect``): the request may have been
+    written.
+    """
+    if _CONNECT_CODE is None:
+        return False  # pragma: no cover - another aiohttp
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is _CONNECT_CODE:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def default_user_agent(suffix: str | None = None) -> str:
@@ -110,11 +163,19 @@ class Transport:
         sleep: Callable[[float], Awaitable[Any]],
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        if max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
-        if timeout is not None and not timeout > 0:
-            raise ValueError("timeout must be > 0 seconds or None")
+        if max_response_size is not None and (
+            type(max_response_size) is not int or max_response_size <= 0
+        ):
+            raise ConfigurationError(
+                f"max_response_size must be a positive number of bytes (an int) or None for no "
+                f"limit, not {max_response_size!r}"
+            )
+        check_setting("max_retries", max_retries, what="an int >= 0", zero_ok=True, integer=True)
+        seconds = "a finite number of seconds > 0"
+        check_setting("timeout", timeout, what=seconds, none="for no per-attempt timeout")
+        check_setting("connect_timeout", connect_timeout, what=seconds)
         self._api_key = api_key
         self._headers: dict[str, str] = {
             "Authorization": f"Bearer {api_key}",
@@ -145,6 +206,13 @@ class Transport:
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
+        #: The largest response body read, in bytes (``None``: no limit).
+        self.max_response_size = max_response_size
+        #: Spending calls that ``aclose()`` interrupted after their request may have been written,
+        #: by task: the error the client raises instead of a plain ClientClosedError.
+        self._interrupted: weakref.WeakKeyDictionary[
+            asyncio.Task[Any], ClientClosedOutcomeUnknownError
+        ] = weakref.WeakKeyDictionary()
         self.closed = False
 
     # -- session --------------------------------------------------------------------------
@@ -208,32 +276,209 @@ class Transport:
             return self._default_timeout
         found = self._timeouts.get(timeout)
         if found is None:
-            if not timeout > 0:
-                raise ValueError("timeout must be > 0 seconds or None")
+            check_call_seconds("timeout", timeout, None)  # the client checked it already
             found = self._client_timeout(timeout)
             if len(self._timeouts) < 32:
                 self._timeouts[timeout] = found
         return found
 
-    def _decode_error_body(self, body: bytes) -> Any:
+    def _decode_error_body(self, body: bytes, *, cut: bool = False) -> Any:
+        """An error status's body: its JSON (redacted), else its raw text (redacted).
+
+        JSON nested too deeply to parse or walk (``RecursionError``) stays raw text; a body cut
+        at ``max_response_size`` (``cut``) is raw text with a note.
+        """
         text = body.decode("utf-8", errors="replace")
+        if cut:
+            return self.redact(text) + (
+                f" [cut: the body is larger than max_response_size={self.max_response_size} bytes]"
+            )
         if not text.strip():
             return ""
         try:
-            parsed = json.loads(text)
-        except ValueError:
+            return self.redact(json.loads(text))
+        except (ValueError, RecursionError):
             return self.redact(text)
-        return self.redact(parsed)
 
     @staticmethod
     def _detail(body: Any) -> str:
-        if isinstance(body, Mapping):
-            parts = [str(body[k]) for k in ("error", "message") if body.get(k)]
-            if parts:
-                return " / ".join(dict.fromkeys(parts))
-        text = body if isinstance(body, str) else json.dumps(body, default=str)
+        try:
+            if isinstance(body, Mapping):
+                parts = [str(body[k]) for k in ("error", "message") if body.get(k)]
+                if parts:
+                    return " / ".join(dict.fromkeys(parts))
+            text = body if isinstance(body, str) else json.dumps(body, default=str)
+        except (ValueError, TypeError, RecursionError):
+            text = f"(a {type(body).__name__} body too deeply nested to show)"
         text = " ".join(text.split())
         return text[:_MAX_DETAIL] + ("..." if len(text) > _MAX_DETAIL else "")
+
+    # -- what may be kept of an aiohttp exception -------------------------------------------
+
+    def _safe_headers(self, headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
+        safe: CIMultiDict[str] = CIMultiDict()
+        for name, value in headers.items():
+            if name.lower() in _SECRET_HEADERS:
+                value = "Bearer " + _REDACTED if value.startswith("Bearer ") else _REDACTED
+            else:
+                value = self.redact(value)
+            safe.add(name, value)
+        return CIMultiDictProxy(safe)
+
+    def _holds_key(self, exc: BaseException) -> bool:
+        key = self._api_key
+        try:
+            return key in repr(exc.args) or key in repr(vars(exc))
+        except Exception:  # an odd repr: do not trust it
+            return True
+
+    def _clone(self, exc: BaseException) -> BaseException:
+        """A copy of ``exc`` without the key (chain and traceback are set by the caller)."""
+        if isinstance(exc, aiohttp.ClientResponseError):
+            info = exc.request_info
+            safe_info = (
+                None
+                if info is None
+                else aiohttp.RequestInfo(
+                    info.url, info.method, self._safe_headers(info.headers), info.real_url
+                )
+            )
+            headers = None if exc.headers is None else self._safe_headers(exc.headers)
+            message = self.redact(exc.message)
+            try:
+                clone = copy.copy(exc)
+            except Exception:
+                clone = aiohttp.ClientResponseError(
+                    safe_info, (), status=exc.status, message=message, headers=headers
+                )
+            # The SDK never follows redirects: ``history`` is empty; dropped all the same.
+            clone.request_info = safe_info
+            clone.history = ()
+            clone.args = (safe_info, ())
+            clone.message = message
+            clone.headers = headers
+            if not self._holds_key(clone):
+                return clone
+        else:
+            try:
+                other = copy.copy(exc)
+                other.args = tuple(self.redact(a) for a in exc.args)
+                for name, value in vars(exc).items():
+                    setattr(other, name, self.redact(value))
+            except Exception:
+                pass
+            else:
+                if not self._holds_key(other):
+                    return other
+        try:
+            text = str(exc)
+        except Exception:
+            text = ""
+        return RuntimeError(self.redact(f"{type(exc).__name__}: {text}"))
+
+    def scrubbed(self, exc: BaseException, _depth: int = 0) -> BaseException:
+        """``exc`` made safe to keep in an SDK error: nothing reachable from it holds the API key.
+
+        ``exc`` itself when neither it nor its chain (``__cause__``, ``__context__``) holds the
+        key, else a copy of the same type: a ``ClientResponseError``'s ``request_info`` rebuilt
+        with the ``Authorization`` header redacted (its ``args`` too, ``history`` dropped), any
+        other exception's string arguments and attributes redacted; its chain scrubbed the same
+        way, its traceback kept.
+        """
+        cause, context = exc.__cause__, exc.__context__
+        deeper = _depth < _MAX_CHAIN
+        new_cause = self.scrubbed(cause, _depth + 1) if cause is not None and deeper else None
+        if context is cause:
+            new_context = new_cause
+        else:
+            new_context = (
+                self.scrubbed(context, _depth + 1) if context is not None and deeper else None
+            )
+        if (
+            new_cause is cause
+            and new_context is context
+            and not isinstance(exc, aiohttp.ClientResponseError)
+            and not self._holds_key(exc)
+        ):
+            return exc
+        clone = self._clone(exc)
+        clone.__cause__ = new_cause
+        clone.__context__ = new_context
+        clone.__suppress_context__ = exc.__suppress_context__
+        return clone.with_traceback(exc.__traceback__)
+
+    def take_interrupted(
+        self, task: asyncio.Task[Any] | None
+    ) -> ClientClosedOutcomeUnknownError | None:
+        """The error of ``task``'s spending call if ``aclose()`` interrupted it after its request
+        may have been written (once: it is forgotten), else ``None``."""
+        if task is None:
+            return None
+        return self._interrupted.pop(task, None)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def _read_body(
+        self, resp: aiohttp.ClientResponse, success: bool
+    ) -> tuple[bytes, int | None]:
+        """The body, read up to ``max_response_size`` bytes: ``(body, None)`` when it fits.
+
+        Over the cap it returns ``(b"", size)`` for a 2xx, ``(the first max_response_size bytes,
+        size)`` for an error status (whose status still decides what happens), and closes the
+        connection (the rest is never read). ``size`` is the declared ``Content-Length``, or the
+        bytes received (after decompression) when reading stopped. A 2xx whose declared length
+        is over the cap is refused before anything is read.
+        """
+        cap = self.max_response_size
+        if cap is None or resp.method == "HEAD":  # a HEAD's Content-Length is of a body not sent
+            return await resp.read(), None
+        length = resp.content_length
+        if length is not None and length <= cap and "Content-Encoding" not in resp.headers:
+            return await resp.read(), None  # the common case: aiohttp reads exactly ``length``
+        if length is not None and length > cap and success:
+            resp.close()
+            return b"", length
+        buf = bytearray()
+        content = resp.content
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    return bytes(buf), None
+                buf += chunk
+                if len(buf) > cap:
+                    resp.close()
+                    size = length if length is not None and length > len(buf) else len(buf)
+                    return (b"" if success else bytes(buf[:cap])), size
+        except BaseException:
+            resp.close()
+            raise
+
+    def _too_large(
+        self, operation: str, method: str, shown_url: str, status: int, size: int, safe: bool
+    ) -> ResponseTooLargeError:
+        cap = self.max_response_size
+        assert cap is not None
+        message = (
+            f"{operation}: HTTP {status} from {method} {shown_url}: the response body (at least "
+            f"{size} bytes) is larger than max_response_size={cap} bytes, so it was not read "
+            "(pass ScaledmailClient(max_response_size=...) if such bodies are expected)"
+        )
+        if not safe:
+            message += (
+                ". The server accepted the request (HTTP 2xx): it went through (a purchase was "
+                "made). Do not retry it; find the order by its tag with get_orders / "
+                "get_order_details"
+            )
+        return ResponseTooLargeError(
+            message,
+            method=method,
+            url=shown_url,
+            status_code=status,
+            limit=cap,
+            size=size,
+            operation=operation,
+        )
 
     def _status_error(
         self,
@@ -286,7 +531,8 @@ class Transport:
         shown_url: str,
         tag: str | None,
         what: str,
-        cause: BaseException,
+        cause: BaseException | None,
+        cls: type[OutcomeUnknownError] = OutcomeUnknownError,
     ) -> OutcomeUnknownError:
         how = (
             f"find the order with tag {tag!r} via get_orders and get_order_details"
@@ -298,9 +544,7 @@ class Transport:
             f"{operation}: outcome unknown after {what}; the request may have been processed, "
             f"so it was NOT retried (it spends money). Reconcile before trying again: {how}."
         )
-        return OutcomeUnknownError(
-            message, operation=operation, method=method, url=shown_url, tag=tag, cause=cause
-        )
+        return cls(message, operation=operation, method=method, url=shown_url, tag=tag, cause=cause)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -385,6 +629,7 @@ class Transport:
             # The attempt's start is only needed for debug log lines.
             debug = logger.isEnabledFor(logging.DEBUG)
             sent_at = clock() if debug else 0.0
+            failure: BaseException | None = None
             try:
                 async with session.request(
                     method,
@@ -398,33 +643,54 @@ class Transport:
                         {"attempt": attempt + 1, "operation": operation} if traced else None
                     ),
                 ) as resp:
-                    body = await resp.read()
                     status = resp.status
+                    body, oversize = await self._read_body(resp, 200 <= status < 300)
                     resp_headers = resp.headers
                     reason = resp.reason
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as exc:
+                if not safe and self.closed and not _cancelled_while_connecting(exc):
+                    # aclose() cancelled a spend whose request may have been written.
+                    task = asyncio.current_task()
+                    if task is not None:
+                        self._interrupted[task] = self._closed_outcome_unknown(
+                            operation, method, shown_url, tag, None
+                        )
                 raise
             except (aiohttp.ClientError, TimeoutError, OSError, RuntimeError) as exc:
-                if self.closed or (isinstance(exc, RuntimeError) and session.closed):
+                # Handled below, outside this block: the raw exception (a ClientResponseError
+                # keeps the request headers, API key included) must not become the
+                # ``__context__`` of the error raised.
+                failure = exc
+            if failure is not None:
+                cause = self.scrubbed(failure)
+                if self.closed or (isinstance(failure, RuntimeError) and session.closed):
+                    if (
+                        not safe
+                        and not isinstance(failure, RuntimeError)
+                        and not is_pre_send_failure(failure)
+                    ):
+                        raise self._closed_outcome_unknown(
+                            operation, method, shown_url, tag, cause
+                        ) from cause
                     raise ClientClosedError(
                         f"{operation}: the ScaledmailClient (or its session) was closed"
-                    ) from exc
-                if isinstance(exc, RuntimeError):
-                    raise
-                timed_out = is_timeout(exc)
+                    ) from cause
+                if isinstance(failure, RuntimeError):
+                    raise cause
+                timed_out = is_timeout(failure)
                 what = (
-                    f"a timeout ({type(exc).__name__})"
+                    f"a timeout ({type(failure).__name__})"
                     if timed_out
-                    else f"{type(exc).__name__}: {self.redact(str(exc))}"
+                    else f"{type(failure).__name__}: {self.redact(str(failure))}"
                 )
-                if not safe and not is_pre_send_failure(exc):
+                if not safe and not is_pre_send_failure(failure):
                     raise self._outcome_unknown(
-                        operation, method, shown_url, tag, what, exc
-                    ) from exc
+                        operation, method, shown_url, tag, what, cause
+                    ) from cause
                 if cut_by_deadline and timed_out:
                     raise self._deadline_error(
                         operation, method, shown_url, deadline, "during the request"
-                    ) from exc
+                    ) from cause
                 cls = APITimeoutError if timed_out else APIConnectionError
                 error: APIError = cls(
                     f"{operation}: {method} {shown_url} failed: {what}",
@@ -443,10 +709,10 @@ class Transport:
                         operation,
                     )
                 if attempt >= self.max_retries:
-                    raise error from exc
+                    raise error from cause
                 delay = self._backoff.delay(attempt)
                 retry_reason = what
-                if not is_pre_send_failure(exc):
+                if not is_pre_send_failure(failure):
                     maybe_applied = what
             else:
                 now = clock()
@@ -460,9 +726,11 @@ class Transport:
                         attempt + 1,
                         operation,
                     )
+                if oversize is not None and 200 <= status < 300:
+                    raise self._too_large(operation, method, shown_url, status, oversize, safe)
                 if 200 <= status < 300:
                     return RawResult(status, resp_headers, body, attempt, limiter_wait, now - start)
-                err_body = self._decode_error_body(body)
+                err_body = self._decode_error_body(body, cut=oversize is not None)
                 err = self._status_error(
                     operation, method, shown_url, status, reason, resp_headers, err_body
                 )
@@ -577,6 +845,26 @@ class Transport:
             # The limiter holds every caller of the key until the pause ends, then spreads them.
             return 0.0
         return hint if hint is not None else self._backoff.delay(attempt)
+
+    def _closed_outcome_unknown(
+        self,
+        operation: str,
+        method: str,
+        shown_url: str,
+        tag: str | None,
+        cause: BaseException | None,
+    ) -> ClientClosedOutcomeUnknownError:
+        error = self._outcome_unknown(
+            operation,
+            method,
+            shown_url,
+            tag,
+            "the ScaledmailClient was closed while the request was in flight",
+            cause,
+            cls=ClientClosedOutcomeUnknownError,
+        )
+        assert isinstance(error, ClientClosedOutcomeUnknownError)
+        return error
 
     @staticmethod
     def _deadline_error(

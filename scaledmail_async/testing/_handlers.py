@@ -1,10 +1,11 @@
 """The 20 operations of the fake, on plain JSON: each handler takes a :class:`Ctx` and returns the
 200 body or raises :class:`~scaledmail_async.testing._rules.ApiError`.
 
-Response shapes follow ``/work/shared/scaledmail-api.md``: documented shapes where there are
-some, the shapes users observed live otherwise (``{"organizations": [...]}``,
-``{"domains": [...]}``...). The write operations whose real 200 body was never captured answer
-a plausible shape, marked *inferred* in each handler's docstring.
+Response shapes follow the spec (``openapi/scaledmail.yaml``, built from the public API docs at
+https://api.scaledmail.com): documented shapes where there are some, the shapes users observed
+live otherwise (``{"organizations": [...]}``, ``{"domains": [...]}``...). The write operations
+whose real 200 body was never captured answer a plausible shape, marked *inferred* in each
+handler's docstring.
 """
 
 from __future__ import annotations

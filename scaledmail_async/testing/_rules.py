@@ -1,6 +1,8 @@
 """The documented request rules, checked the way the server would (400 ``{"error": "..."}``).
 
-Sources: ``/work/shared/scaledmail-api.md`` §3. Where the docs give no error text, the message is
+Sources: the per-endpoint pages of the public API docs (https://api.scaledmail.com, e.g.
+https://api.scaledmail.com/create-custom-order-34245339e0), as the spec
+``openapi/scaledmail.yaml`` records them. Where the docs give no error text, the message is
 the fake's own wording (it names the field and the rule).
 """
 
