@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,cli,bench]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,cli,bench,redis]"
 	touch $(STAMP)
 
 codegen: $(STAMP)

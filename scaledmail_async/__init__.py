@@ -15,7 +15,9 @@ in :mod:`scaledmail_async.testing`.
 """
 
 from scaledmail_async._client import MissingAPIKeyError, ScaledmailClient
-from scaledmail_async._limiter import InProcessLimiter, RateLimiter
+from scaledmail_async._lanes import Priority, priority
+from scaledmail_async._limiter import InProcessLimiter, LimiterTimeout, RateLimiter
+from scaledmail_async._limiter_redis import LimiterUnavailableError, RedisRateLimiter
 from scaledmail_async._response import APIResponse
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async._version import __version__
@@ -77,6 +79,8 @@ __all__ = [
     "InternalServerError",
     "Inventory",
     "InventoryError",
+    "LimiterTimeout",
+    "LimiterUnavailableError",
     "MissingAPIKeyError",
     "NotFoundError",
     "OrderPoller",
@@ -85,8 +89,10 @@ __all__ = [
     "PermissionDeniedError",
     "PollEvent",
     "PollTimeout",
+    "Priority",
     "RateLimitError",
     "RateLimiter",
+    "RedisRateLimiter",
     "RequestValidationError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
@@ -101,6 +107,7 @@ __all__ = [
     "map_concurrent",
     "order_is_active",
     "poll_orders",
+    "priority",
     "search_domains_all",
     "update_redirects",
 ]

@@ -15,6 +15,7 @@ structured by the converter's generated fast path.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -32,7 +33,9 @@ from yarl import URL
 from scaledmail_async._client_methods import OperationsMixin, RawResponseOperations
 from scaledmail_async._config import check_call_seconds, check_setting
 from scaledmail_async._converter import structure
+from scaledmail_async._lanes import Priority
 from scaledmail_async._limiter import InProcessLimiter, RateLimiter, shared_limiter
+from scaledmail_async._limiter_redis import env_redis_limiter
 from scaledmail_async._logging import setup_from_env
 from scaledmail_async._operation import Operation
 from scaledmail_async._response import APIResponse
@@ -119,7 +122,14 @@ class ScaledmailClient(OperationsMixin):
         trace_configs: aiohttp ``TraceConfig`` objects for the owned session; hooks see
             ``trace_request_ctx == {"attempt": n, "operation": operation_id}``.
         limiter: a :class:`~scaledmail_async._limiter.RateLimiter` to use instead of the shared
-            in-process one (e.g. one shared between processes).
+            in-process one, e.g. :class:`~scaledmail_async.RedisRateLimiter` (one limit for every
+            process and host of the key). With none given, ``SCALEDMAIL_REDIS_URL`` (when set)
+            makes every client of the process use a Redis limiter at that URL. A client never
+            closes a limiter it was given.
+        priority: the lane of this client's calls made outside ``with priority(...)``:
+            ``"interactive"`` (default; served first) or ``"bulk"`` (a batch worker's client: its
+            calls wait behind the key's interactive calls of this process, or of every process
+            with a Redis limiter). The bulk helpers choose ``"bulk"`` themselves.
         max_response_size: the largest response body read, in bytes (default 16 MiB; ``None``:
             no limit). A declared ``Content-Length`` over it is refused before reading; a chunked
             or compressed body stops being read once over it. A 2xx over it raises
@@ -149,6 +159,7 @@ class ScaledmailClient(OperationsMixin):
         trace_configs: Iterable[aiohttp.TraceConfig] | None = None,
         limiter: RateLimiter | None = None,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
+        priority: Priority = "interactive",
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -196,12 +207,21 @@ class ScaledmailClient(OperationsMixin):
         self.organization_id: str | None = organization_id
         self.deadline = deadline
         if limiter is None and rate_limit is not None:
+            limiter = env_redis_limiter(
+                api_key, rate=rate_limit, critical_limit=critical_rate_limit
+            )
+        if limiter is None and rate_limit is not None:
             shared = shared_limiter(api_key, rate=rate_limit, critical_limit=critical_rate_limit)
             release = shared.lease(rate_limit, critical_rate_limit)
             self._release_limiter = release
             # A client dropped without aclose() must not keep its limits on the key forever.
             weakref.finalize(self, release)
             limiter = shared
+        if limiter is not None:
+            # A limiter shared beyond the process (Redis) keys its state by a hash of the key.
+            bind = getattr(limiter, "for_api_key", None)
+            if callable(bind):
+                limiter = bind(hashlib.sha256(api_key.encode("utf-8")).hexdigest())
         self._transport = Transport(
             api_key=api_key,
             user_agent=default_user_agent(user_agent),
@@ -217,6 +237,7 @@ class ScaledmailClient(OperationsMixin):
             clock=clock,
             wall_clock=wall_clock,
             max_response_size=max_response_size,
+            priority=priority,
         )
         self._clock = clock
         self._url_cache: dict[object, tuple[URL, str]] = {}

@@ -1,10 +1,10 @@
 """Client-side rate limiting: the :class:`RateLimiter` interface and the in-process implementation.
 
 Scaledmail allows 5 requests per second per API key (and 15 per minute for the "critical" domain
-operations) and "temporarily blocks" keys that go over. Hand-written rather than using aiolimiter
-because aiolimiter (https://github.com/mjpieters/aiolimiter, ``AsyncLimiter``) is a leaky bucket that bursts (9 requests
-in one sliding second for ``AsyncLimiter(5, 1)``), is bound to one event loop, cannot change its
-rate at runtime and cannot be paused by a 429. This limiter:
+operations) and "temporarily blocks" keys that go over. Hand-written rather than using
+aiolimiter (https://github.com/mjpieters/aiolimiter) because its ``AsyncLimiter`` is a leaky
+bucket that bursts (9 requests in one sliding second for ``AsyncLimiter(5, 1)``), is bound to
+one event loop, cannot change its rate at runtime and cannot be paused by a 429. This limiter:
 
 * guarantees at most ``limit`` grants in **any** sliding window (a log of grant times), and paces
   the global group evenly (one grant every ``window * (1 + margin) / limit`` seconds), so there is
@@ -23,7 +23,8 @@ rate at runtime and cannot be paused by a 429. This limiter:
   garbage collection: 25 ms, once per bulk run, measured) delayed that request's arrival but not
   the grants after it, and the grant one window later then reached the server inside the window
   (the 429 of the bulk benchmark at 50/s); now that grant waits for the moved entry;
-* is FIFO-fair; only the queue head holds a timer; a cancelled waiter leaves the queue and wakes
+* serves two lanes, ``interactive`` before ``bulk`` (:mod:`scaledmail_async._lanes`), each
+  FIFO-fair; only the queue head holds a timer; a cancelled waiter leaves the queue and wakes
   the next one, so no slot is ever leaked;
 * on a 429 pauses **every** caller sharing the key until the hinted time (a shared
   "paused until T"), then releases them spread out at the pacing interval, and adapts the pace.
@@ -62,8 +63,9 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
+from scaledmail_async._lanes import Priority, check_priority
 from scaledmail_async.errors import ConfigurationError
 
 __all__ = [
@@ -139,10 +141,12 @@ def _check_number(name: str, value: object, *, positive: bool = False) -> None:
 
 
 class _Waiter:
-    __slots__ = ("fut", "loop")
+    __slots__ = ("fut", "loop", "queue")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: deque[_Waiter]) -> None:
         self.loop = loop
+        #: The gate's queue of this waiter's lane.
+        self.queue = queue
         self.fut: asyncio.Future[None] | None = None
 
 
@@ -174,9 +178,12 @@ def _wake_waiter(w: _Waiter) -> None:
 
 
 class _Gate:
-    """One FIFO sliding-window gate: ``limit`` grants per ``window`` seconds, optional pacing."""
+    """One sliding-window gate: ``limit`` grants per ``window`` seconds, optional pacing.
 
-    __slots__ = ("limit", "log", "paused_until", "pending", "waiters", "window")
+    Two FIFO queues: ``waiters`` (the interactive lane) is always served before ``bulk``.
+    """
+
+    __slots__ = ("bulk", "limit", "log", "paused_until", "pending", "waiters", "window")
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
@@ -186,6 +193,7 @@ class _Gate:
         self.pending = 0
         self.paused_until = -math.inf
         self.waiters: deque[_Waiter] = deque()
+        self.bulk: deque[_Waiter] = deque()
 
     def prune(self, now: float) -> None:
         """Drop the grants that left the window."""
@@ -217,14 +225,19 @@ class _Gate:
         return t
 
     def head(self) -> _Waiter | None:
-        """The first waiter whose loop is alive (waiters of closed loops are dropped)."""
-        waiters = self.waiters
-        while waiters:
-            w = waiters[0]
-            if not w.loop.is_closed():
-                return w
-            waiters.popleft()
+        """The first waiter whose loop is alive, interactive lane first (waiters of closed loops
+        are dropped)."""
+        for waiters in (self.waiters, self.bulk):
+            while waiters:
+                w = waiters[0]
+                if not w.loop.is_closed():
+                    return w
+                waiters.popleft()
         return None
+
+    def queued(self, lane: Priority | None) -> bool:
+        """Whether a waiter a new call of ``lane`` must queue behind is waiting."""
+        return bool(self.waiters) or (lane == "bulk" and bool(self.bulk))
 
     def wake_head(self) -> None:
         w = self.head()
@@ -396,6 +409,21 @@ class InProcessLimiter(RateLimiter):
                     log[i] = moved
                     return
 
+    def seed(self, grants: Iterable[float]) -> None:
+        """Count ``grants`` (times on this limiter's clock, oldest first) as already made.
+
+        For a limiter that takes over from another one mid-window (the Redis limiter's local
+        fallback during an outage): the window starts with what was already sent, and the pace
+        counts from the last of them.
+        """
+        with self._lock:
+            last = None
+            for t in grants:
+                self._global.log.append(t)
+                last = t
+            if last is not None:
+                self._last_grant = self._anchor = max(self._anchor, last)
+
     def set_limits(self, rate: float, critical_limit: int | None) -> None:
         """Change the configured rate and critical limit, keeping the windows' history.
 
@@ -453,26 +481,32 @@ class InProcessLimiter(RateLimiter):
         group: str | None = None,
         *,
         timeout: float | None = None,  # noqa: ASYNC109
+        priority: Priority | None = None,
     ) -> float:
-        """Wait for a slot for one request of ``group``; return seconds waited (FIFO order)."""
+        """Wait for a slot for one request of ``group``; return seconds waited.
+
+        ``priority`` is the call's lane: ``"interactive"`` (the default) is served before every
+        queued ``"bulk"`` call; within a lane the order is FIFO.
+        """
+        lane: Priority = "interactive" if priority is None else check_priority(priority)
         start = self._clock()
         deadline = None if timeout is None else start + timeout
         gate = self._global
         crit = self._critical if group == CRITICAL_GROUP else None
         if crit is None:
-            # Fast path: nobody queued and a slot free now.
+            # Fast path: nobody queued ahead of this lane and a slot free now.
             with self._lock:
-                if not gate.waiters:
+                if not gate.queued(lane):
                     interval = self._pace_interval()
                     allowed = gate.next_time(start, self._anchor, interval)
                     if allowed <= start:
                         self._grant(allowed, start, interval)
                         return 0.0
-            await self._wait(gate, deadline, start, reserve=False)
+            await self._wait(gate, deadline, start, lane, reserve=False)
             return self._clock() - start
-        await self._wait(crit, deadline, start, reserve=True)
+        await self._wait(crit, deadline, start, lane, reserve=True)
         try:
-            await self._wait(gate, deadline, start, reserve=False)
+            await self._wait(gate, deadline, start, lane, reserve=False)
         except BaseException:
             with self._lock:
                 crit.pending -= 1
@@ -488,13 +522,13 @@ class InProcessLimiter(RateLimiter):
         return self._clock() - start
 
     async def _wait(
-        self, gate: _Gate, deadline: float | None, start: float, *, reserve: bool
+        self, gate: _Gate, deadline: float | None, start: float, lane: Priority, *, reserve: bool
     ) -> None:
         loop = asyncio.get_running_loop()
-        me = _Waiter(loop)
+        me = _Waiter(loop, gate.bulk if lane == "bulk" else gate.waiters)
         lock = self._lock
         with lock:
-            gate.waiters.append(me)
+            me.queue.append(me)
         paced = gate is self._global
         try:
             while True:
@@ -506,7 +540,7 @@ class InProcessLimiter(RateLimiter):
                         anchor = self._anchor if paced else -math.inf
                         t = gate.next_time(now, anchor, interval)
                         if t <= now:
-                            gate.waiters.popleft()
+                            me.queue.popleft()
                             if reserve:
                                 gate.pending += 1
                             elif paced:
@@ -545,9 +579,9 @@ class InProcessLimiter(RateLimiter):
         except BaseException:
             # Cancelled or timed out: leave the queue and hand the turn on, so no slot leaks.
             with lock:
+                was_head = gate.head() is me
                 try:
-                    was_head = bool(gate.waiters) and gate.waiters[0] is me
-                    gate.waiters.remove(me)
+                    me.queue.remove(me)
                 except ValueError:
                     was_head = False
                 if was_head:

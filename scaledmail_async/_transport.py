@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
 import json
 import logging
 import platform
@@ -53,6 +54,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from scaledmail_async._config import check_call_seconds, check_setting
+from scaledmail_async._lanes import Priority, check_priority, current_priority
 from scaledmail_async._limiter import CRITICAL_GROUP, LimiterTimeout, RateLimiter
 from scaledmail_async._logging import logger
 from scaledmail_async._retry import (
@@ -164,6 +166,7 @@ class Transport:
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
+        priority: Priority = "interactive",
     ) -> None:
         if max_response_size is not None and (
             type(max_response_size) is not int or max_response_size <= 0
@@ -199,6 +202,10 @@ class Transport:
         self._backoff = backoff
         self._max_retry_after = max_retry_after
         self.limiter = limiter
+        #: Whether the limiter serves priority lanes (its ``acquire`` takes ``priority=``).
+        self._lanes = (
+            limiter is not None and "priority" in inspect.signature(limiter.acquire).parameters
+        )
         self._session = session
         self._owns_session = session is None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -208,6 +215,8 @@ class Transport:
         self._wall_clock = wall_clock
         #: The largest response body read, in bytes (``None``: no limit).
         self.max_response_size = max_response_size
+        #: The lane of calls made outside any ``with priority(...)`` block.
+        self.priority: Priority = check_priority(priority)
         #: Spending calls that ``aclose()`` interrupted after their request may have been written,
         #: by task: the error the client raises instead of a plain ClientClosedError.
         self._interrupted: weakref.WeakKeyDictionary[
@@ -604,7 +613,12 @@ class Transport:
                             "before the rate limiter granted a slot",
                         )
                 try:
-                    limiter_wait += await limiter.acquire(group, timeout=budget)
+                    lane = current_priority() or self.priority
+                    if lane != "interactive" and self._lanes:
+                        lanes: Any = limiter  # RateLimiter.acquire has no lanes; this one has
+                        limiter_wait += await lanes.acquire(group, timeout=budget, priority=lane)
+                    else:
+                        limiter_wait += await limiter.acquire(group, timeout=budget)
                 except LimiterTimeout as exc:
                     raise self._deadline_error(
                         operation,

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
 import attrs
 
+from scaledmail_async._lanes import Priority, check_priority
+from scaledmail_async._lanes import priority as lane_scope
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async._validation import body_property_schema
 from scaledmail_async.errors import (
@@ -118,6 +120,7 @@ async def map_concurrent(
     *,
     concurrency: int = 8,
     on_progress: ProgressHook | None = None,
+    priority: Priority = "bulk",
 ) -> list[Result[T, R]]:
     """Run ``await fn(item)`` for every item, at most ``concurrency`` at a time.
 
@@ -127,7 +130,12 @@ async def map_concurrent(
     inputs. Cancelling the caller cancels the workers and waits for them; ``CancelledError``,
     ``KeyboardInterrupt`` and ``SystemExit`` are never captured. An exception raised by
     ``on_progress`` stops the batch and propagates.
+
+    The calls ``fn`` makes through a client run in the ``priority`` lane (default ``"bulk"``:
+    the key's interactive calls are served first; see :func:`scaledmail_async.priority`), unless
+    ``fn`` chooses its own.
     """
+    lane = check_priority(priority)
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     seq = list(items)
@@ -149,7 +157,8 @@ async def map_concurrent(
             if on_progress is not None:
                 on_progress(done, total)
 
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, total))]
+    with lane_scope(lane):  # the workers' context, copied at creation, carries the lane
+        workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, total))]
     try:
         await asyncio.gather(*workers)
     except BaseException:
@@ -204,6 +213,7 @@ async def search_domains_all(
     batch_size: int = _SEARCH_BATCH_CAP,
     on_progress: ProgressHook | None = None,
     organization_id: str | Unset | None = UNSET,
+    priority: Priority = "bulk",
 ) -> DomainSearchResults:
     """Availability and price of any number of domain names.
 
@@ -217,7 +227,10 @@ async def search_domains_all(
     results for names that were not asked are kept in ``result.extra``. A failing batch raises
     (after the client's own retries); blank names raise :class:`RequestValidationError` before any
     request. ``on_progress(names_done, names_total)`` is called after each batch.
+    ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
+    e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
     """
+    lane = check_priority(priority)
     if not 1 <= batch_size <= _SEARCH_BATCH_CAP:
         raise ValueError(f"batch_size must be between 1 and {_SEARCH_BATCH_CAP}, got {batch_size}")
     unique: dict[str, str] = {}
@@ -234,7 +247,8 @@ async def search_domains_all(
     kwargs = _org_kwargs(organization_id)
     for start in range(0, total, batch_size):
         batch = wanted[start : start + batch_size]
-        response = await client.search_domains(body={"domains": batch}, **kwargs)
+        with lane_scope(lane):
+            response = await client.search_domains(body={"domains": batch}, **kwargs)
         for result in _items(response):
             domain = getattr(result, "domain", None)
             key = _domain_key(domain) if isinstance(domain, str) else None
@@ -258,6 +272,7 @@ async def iter_suggested_domains(
     max_pages: int | None = None,
     on_progress: ProgressHook | None = None,
     organization_id: str | Unset | None = UNSET,
+    priority: Priority = "bulk",
 ) -> AsyncIterator[DomainAvailability]:
     """Every suggestion for ``keyword``, walking the pages of ``client.suggest_domains``.
 
@@ -267,7 +282,11 @@ async def iter_suggested_domains(
     request (15 per minute, paced by the client's limiter). ``on_progress(pages_done,
     pages_total)`` is called after each page is fetched (``pages_total`` is the server's
     ``total_pages``, capped by ``max_pages``; the pages done so far when the server gives none).
+    ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
+    e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
+    The lane is set around each request only: the caller's own calls between pages keep theirs.
     """
+    lane = check_priority(priority)
     if max_pages is not None and max_pages < 1:
         raise ValueError(f"max_pages must be >= 1, got {max_pages}")
     body: dict[str, Any] = {"domain": keyword}
@@ -276,7 +295,8 @@ async def iter_suggested_domains(
     kwargs = _org_kwargs(organization_id)
     page = 1
     while True:
-        response = await client.suggest_domains(body=body, page=page, limit=limit, **kwargs)
+        with lane_scope(lane):
+            response = await client.suggest_domains(body=body, page=page, limit=limit, **kwargs)
         items = _items(getattr(response, "domains", None))
         raw_total = getattr(response, "total_pages", None)
         total_pages = raw_total if type(raw_total) is int else None
@@ -467,8 +487,10 @@ class _PollRun:
         on_progress: ProgressHook | None,
         raise_on_timeout: bool,
         organization_id: str | Unset | None,
+        lane: Priority = "bulk",
     ) -> None:
         self.client = client
+        self.lane: Priority = lane
         self.states = {oid: _OrderState(oid) for oid in order_ids}
         self.until = until
         self.interval = interval
@@ -506,7 +528,8 @@ class _PollRun:
             self._queue.append(state)
         out: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(16, 4 * self.concurrency))
         n_workers = min(self.concurrency, len(self.states))
-        workers = [loop.create_task(self._worker(out)) for _ in range(n_workers)]
+        with lane_scope(self.lane):  # copied into the workers' context at creation
+            workers = [loop.create_task(self._worker(out)) for _ in range(n_workers)]
         self.running = True
         exited = 0
         try:
@@ -775,6 +798,7 @@ def poll_orders(
     raise_on_timeout: bool = False,
     on_progress: ProgressHook | None = None,
     organization_id: str | Unset | None = UNSET,
+    priority: Priority = "bulk",
 ) -> OrderPoller:
     """Watch orders (``get_order_details``) until each satisfies ``until``; an async iterator.
 
@@ -805,7 +829,10 @@ def poll_orders(
 
     Duplicate ids are polled once; blank ids raise :class:`RequestValidationError` before any
     request.
+    ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
+    e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
     """
+    lane = check_priority(priority)
     if interval < 0:
         raise ValueError(f"interval must be >= 0, got {interval}")
     if timeout is not None and timeout <= 0:
@@ -837,6 +864,7 @@ def poll_orders(
         on_progress=on_progress,
         raise_on_timeout=raise_on_timeout,
         organization_id=organization_id,
+        lane=lane,
     )
     return OrderPoller(run)
 
@@ -853,6 +881,7 @@ async def update_redirects(
     concurrency: int = 4,
     on_progress: ProgressHook | None = None,
     organization_id: str | Unset | None = UNSET,
+    priority: Priority = "bulk",
 ) -> list[Result[str, UpdateDomainRedirectResponse]]:
     """Request a redirect change for many domains: ``{domain: new_redirect}``.
 
@@ -861,7 +890,10 @@ async def update_redirects(
     (``result.item`` is the domain), in the mapping's order. A failing domain (unknown domain, a
     change already in progress, invalid input) is reported in its result; the others go on. An
     empty string removes the redirect (observed live, docs §3.11).
+    ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
+    e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
     """
+    lane = check_priority(priority)
     kwargs = _org_kwargs(organization_id)
 
     async def one(domain: str) -> UpdateDomainRedirectResponse:
@@ -870,7 +902,7 @@ async def update_redirects(
         )
 
     return await map_concurrent(
-        one, list(redirects), concurrency=concurrency, on_progress=on_progress
+        one, list(redirects), concurrency=concurrency, on_progress=on_progress, priority=lane
     )
 
 
@@ -911,6 +943,7 @@ async def inventory(
     concurrency: int = 4,
     include_mailboxes: bool = True,
     on_progress: ProgressHook | None = None,
+    priority: Priority = "bulk",
 ) -> Inventory:
     """Walk the whole account: organizations, their domains, and each domain's mailboxes.
 
@@ -924,7 +957,10 @@ async def inventory(
     Calls run with bounded concurrency through the client's limiter. A failing call is recorded
     in ``result.errors`` (operation, organization, domain, exception) and the walk goes on.
     ``on_progress(done, total)`` counts calls; ``total`` grows when step 3's calls become known.
+    ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
+    e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
     """
+    lane = check_priority(priority)
     result = Inventory()
     done = 0
     total = 1
@@ -933,7 +969,8 @@ async def inventory(
         if on_progress is not None:
             on_progress(done, total)
 
-    orgs = await client.get_organizations()
+    with lane_scope(lane):
+        orgs = await client.get_organizations()
     done += 1
     result.organizations = _items(getattr(orgs, "organizations", None))
     org_ids = [
@@ -958,7 +995,9 @@ async def inventory(
         progress()
 
     org_items = [(op, oid) for oid in org_ids for op in ("get_purchased_domains", "get_domains")]
-    for r in await map_concurrent(org_call, org_items, concurrency=concurrency, on_progress=step):
+    for r in await map_concurrent(
+        org_call, org_items, concurrency=concurrency, on_progress=step, priority=lane
+    ):
         operation, org_id = r.item
         if r.error is not None:
             result.errors.append(InventoryError(operation, org_id, None, r.error))
@@ -984,7 +1023,7 @@ async def inventory(
         return _items(getattr(response, "mailboxes", None))
 
     for r in await map_concurrent(
-        mailbox_call, domain_items, concurrency=concurrency, on_progress=step
+        mailbox_call, domain_items, concurrency=concurrency, on_progress=step, priority=lane
     ):
         org_id, domain_id = r.item
         if r.error is not None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from redis_server import RedisServer, redis_binary
 
 StartServer = Callable[[web.Application], Awaitable[str]]
 
@@ -35,3 +36,14 @@ async def serve() -> AsyncIterator[StartServer]:
     yield start
     for server in servers:
         await server.close()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real ``redis-server`` on a free port for this test (see ``tests/redis_server.py``)."""
+    server = RedisServer(redis_binary())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -530,7 +530,7 @@ def test_shared_limiter_per_key(api_key: str) -> None:
 async def test_dead_loop_waiter_is_skipped() -> None:
     limiter = InProcessLimiter(1000.0)
     dead_loop = asyncio.new_event_loop()
-    ghost = _Waiter(dead_loop)
+    ghost = _Waiter(dead_loop, limiter._global.waiters)
     ghost.fut = dead_loop.create_future()
     dead_loop.close()
     limiter._global.waiters.append(ghost)

@@ -108,8 +108,16 @@ def test_readme_has_the_examples_the_issue_asks_for() -> None:
     "code", PYTHON_BLOCKS, ids=[f"block{i}" for i in range(len(PYTHON_BLOCKS))]
 )
 def test_python_example_runs_against_the_fake(
-    code: str, readme_env: FakeScaledmail, capsys: pytest.CaptureFixture[str]
+    code: str,
+    readme_env: FakeScaledmail,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if "RedisRateLimiter" in code:
+        # The "several workers" example: a real redis-server of this test.
+        server = request.getfixturevalue("redis_server")
+        monkeypatch.setenv("SCALEDMAIL_REDIS_URL", server.url)
     before = readme_env.request_count()
     _run_in_thread(code)
     out = capsys.readouterr().out
