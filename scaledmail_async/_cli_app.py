@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 import click
@@ -33,15 +32,13 @@ from scaledmail_async._cli_errors import (
     redact,
 )
 from scaledmail_async._cli_output import dump_json, render_table, stdout_console
+from scaledmail_async._env import API_KEY_ENV, BASE_URL_ENV, ORGANIZATION_ENV, env_value
 from scaledmail_async._operation import Operation, QueryParam
 from scaledmail_async._types import UNSET
 from scaledmail_async.errors import RequestValidationError, ScaledmailError
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "ORGANIZATION_ENV", "build_cli", "command_name"]
 
-API_KEY_ENV: Final = "SCALEDMAIL_API_KEY"
-ORGANIZATION_ENV: Final = "SCALEDMAIL_ORGANIZATION_ID"
-BASE_URL_ENV: Final = "SCALEDMAIL_BASE_URL"
 
 T = TypeVar("T")
 
@@ -79,8 +76,8 @@ def _fail(message: str, code: int, secret: str | None = None) -> NoReturn:
 
 
 def _api_key() -> str:
-    key = os.environ.get(API_KEY_ENV, "").strip()
-    if not key:
+    key = env_value(API_KEY_ENV)
+    if key is None:
         _fail(
             f"error: no API key: set {API_KEY_ENV} (get a key at "
             "https://app.scaledmail.com/settings; for the local fake server, use the key "
@@ -128,22 +125,23 @@ def _run(coro_factory: Callable[[], Awaitable[T]], *, operation: str | None, sec
 # --------------------------------------------------------------------------- common options
 
 
-def _settings_params(*, envvars: bool, request_timeout: bool = True) -> list[click.Parameter]:
+def _settings_params(*, request_timeout: bool = True) -> list[click.Parameter]:
     """The connection/output options, on the root group (with env vars) and on subcommands."""
     params: list[click.Parameter] = [
+        # No click ``envvar=``: the client resolves the environment itself (scaledmail_async._env),
+        # so the CLI and the library follow one rule.
         click.Option(
             ["--organization-id", "organization_id"],
-            envvar=ORGANIZATION_ENV if envvars else None,
-            show_envvar=envvars,
             metavar="ID",
-            help="The organization (workspace) to act on.",
+            help=f"The organization (workspace) to act on; default: ${ORGANIZATION_ENV}.",
         ),
         click.Option(
             ["--base-url", "base_url"],
-            envvar=BASE_URL_ENV if envvars else None,
-            show_envvar=envvars,
             metavar="URL",
-            help="API base URL (e.g. a local fake server); default: production.",
+            help=(
+                f"API base URL (e.g. a local fake server); default: ${BASE_URL_ENV}, else "
+                "production."
+            ),
         ),
     ]
     if request_timeout:
@@ -355,7 +353,7 @@ def _operation_command(op: Operation) -> click.Command:
                 help="Do not ask for confirmation (this command spends money).",
             )
         )
-    params += _settings_params(envvars=False)
+    params += _settings_params()
     return click.Command(
         command_name(op.operation_id),
         callback=callback,
@@ -395,7 +393,7 @@ def build_cli() -> click.Group:
     root = click.Group(
         "scaledmail",
         callback=_root_callback,
-        params=_settings_params(envvars=True),
+        params=_settings_params(),
         help=(
             "Command line for the Scaledmail API.\n\n"
             f"The API key is read from {API_KEY_ENV} (never a flag); the organization from "

@@ -189,7 +189,7 @@ def watch_command() -> click.Command:
             help="Give up after this many seconds (the per-request timeout is the global "
             "`scaledmail --timeout`).",
         ),
-        *_settings_params(envvars=False, request_timeout=False),
+        *_settings_params(request_timeout=False),
     ]
     return click.Command(
         "watch",

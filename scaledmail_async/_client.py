@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import random
 import re
 import time
@@ -33,6 +32,14 @@ from yarl import URL
 from scaledmail_async._client_methods import OperationsMixin, RawResponseOperations
 from scaledmail_async._config import check_call_seconds, check_setting
 from scaledmail_async._converter import structure
+from scaledmail_async._env import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    ORGANIZATION_ENV,
+    env_value,
+    resolve,
+)
 from scaledmail_async._lanes import Priority
 from scaledmail_async._limiter import InProcessLimiter, RateLimiter, shared_limiter
 from scaledmail_async._limiter_redis import env_redis_limiter
@@ -72,7 +79,6 @@ from scaledmail_async.errors import (
 
 __all__ = ["DEFAULT_BASE_URL", "MissingAPIKeyError", "ScaledmailClient"]
 
-DEFAULT_BASE_URL = "https://server.scaledmail.com/api/v1"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _URL_CACHE_SIZE = 512
 
@@ -94,7 +100,9 @@ class ScaledmailClient(OperationsMixin):
         organization_id: sent as the ``organization_id`` query parameter on every operation except
             ``get_organizations``; defaults to ``SCALEDMAIL_ORGANIZATION_ID``. A per-call
             ``organization_id=`` overrides it (``None`` sends none).
-        base_url: the API root. ``http://`` is accepted only for loopback hosts.
+        base_url: the API root; defaults to ``SCALEDMAIL_BASE_URL`` when set and not blank,
+            else production (``https://server.scaledmail.com/api/v1``). ``http://`` is accepted
+            only for loopback hosts, from the argument and the variable alike.
         timeout: per-attempt timeout in seconds (``None``: none). Time waiting in the rate limiter
             does not count against it.
         max_retries: retries after the first attempt. What is retried depends on the
@@ -144,7 +152,7 @@ class ScaledmailClient(OperationsMixin):
         api_key: str | None = None,
         *,
         organization_id: str | None = None,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         timeout: float | None = 30.0,
         max_retries: int = 3,
         rate_limit: float | None = 5.0,
@@ -167,7 +175,7 @@ class ScaledmailClient(OperationsMixin):
     ) -> None:
         setup_from_env()
         if api_key is None:
-            api_key = os.environ.get("SCALEDMAIL_API_KEY")
+            api_key = env_value(API_KEY_ENV)
         if not isinstance(api_key, str) or not api_key.strip():
             raise MissingAPIKeyError(
                 "no Scaledmail API key: pass ScaledmailClient(api_key=...) or set the "
@@ -180,10 +188,8 @@ class ScaledmailClient(OperationsMixin):
                 "the Scaledmail API key contains whitespace or control characters; copy it "
                 "again from https://app.scaledmail.com/settings"
             )
-        org_source = "organization_id"
-        if organization_id is None:
-            organization_id = os.environ.get("SCALEDMAIL_ORGANIZATION_ID") or None
-            org_source = "the SCALEDMAIL_ORGANIZATION_ID environment variable"
+        org = resolve(organization_id, argument_name="organization_id", env=ORGANIZATION_ENV)
+        organization_id, org_source = org.value, org.source
         if organization_id is not None and not _is_text(organization_id):
             raise ConfigurationError(
                 f"{org_source} must be a non-blank string of valid Unicode text (an organization "
@@ -202,7 +208,11 @@ class ScaledmailClient(OperationsMixin):
             max_retries=max_retries,
             max_retry_after=max_retry_after,
         )
-        self._base_url = validate_base_url(base_url)
+        url = resolve(
+            base_url, argument_name="base_url", env=BASE_URL_ENV, default=DEFAULT_BASE_URL
+        )
+        assert url.value is not None
+        self._base_url = validate_base_url(url.value, name=url.source)
         self._release_limiter: Callable[[], None] = _no_release
         self.organization_id: str | None = organization_id
         self.deadline = deadline

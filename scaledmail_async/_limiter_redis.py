@@ -55,6 +55,7 @@ from collections import deque
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
+from scaledmail_async._env import REDIS_URL_ENV, env_value
 from scaledmail_async._lanes import LANES, Priority, check_priority
 from scaledmail_async._limiter import CRITICAL_GROUP, InProcessLimiter, LimiterTimeout, RateLimiter
 from scaledmail_async.errors import ConfigurationError, ScaledmailError
@@ -683,8 +684,8 @@ def env_redis_limiter(
     api_key: str, *, rate: float, critical_limit: int | None
 ) -> RateLimiter | None:
     """The process-wide Redis limiter of ``$SCALEDMAIL_REDIS_URL`` bound to ``api_key``, or None."""
-    url = os.environ.get("SCALEDMAIL_REDIS_URL", "").strip()
-    if not url:
+    url = env_value(REDIS_URL_ENV)
+    if url is None:
         return None
     with _env_lock:
         key = (url, float(rate), critical_limit)

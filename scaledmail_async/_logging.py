@@ -8,7 +8,8 @@ it only ever travels in the ``Authorization`` header, which is never logged.
 from __future__ import annotations
 
 import logging
-import os
+
+from scaledmail_async._env import LOG_ENV, env_value
 
 __all__ = ["logger", "setup_from_env"]
 
@@ -23,7 +24,7 @@ def setup_from_env() -> None:
     global _installed
     if _installed:
         return
-    level = _LEVELS.get(os.environ.get("SCALEDMAIL_LOG", "").strip().lower())
+    level = _LEVELS.get((env_value(LOG_ENV) or "").lower())
     if level is None:
         return
     handler = logging.StreamHandler()

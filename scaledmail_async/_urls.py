@@ -62,8 +62,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def validate_base_url(base_url: str) -> str:
+def validate_base_url(base_url: str, *, name: str = "base_url") -> str:
     """Check ``base_url`` and return it without a trailing slash.
+
+    ``name`` is where the value came from, for the messages (an argument, or an environment
+    variable: ``"the SCALEDMAIL_BASE_URL environment variable"``).
 
     Raises :class:`~scaledmail_async.errors.ConfigurationError` (a ``ValueError``) for a
     non-HTTP(S) scheme, a plain ``http://`` URL to a host other than ``localhost``,
@@ -71,25 +74,25 @@ def validate_base_url(base_url: str) -> str:
     """
     if not isinstance(base_url, str) or not base_url.strip():
         raise ConfigurationError(
-            "base_url must be a non-empty string such as 'https://server.scaledmail.com/api/v1'"
+            f"{name} must be a non-empty string such as 'https://server.scaledmail.com/api/v1'"
         )
     try:
         url = URL(base_url.strip())
     except (TypeError, ValueError) as exc:  # yarl: a bad port, host or IDNA name
-        raise ConfigurationError(f"base_url is not a valid URL ({exc})") from None
+        raise ConfigurationError(f"{name} is not a valid URL ({exc})") from None
     if url.scheme not in ("https", "http") or not url.host:
-        raise ConfigurationError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+        raise ConfigurationError(f"{name} must be an absolute http(s) URL, got {base_url!r}")
     if url.scheme == "http" and not _is_loopback(url.host):
         raise ConfigurationError(
-            f"refusing plain http:// base_url for non-loopback host {url.host!r}: the API key "
+            f"{name}: refusing plain http:// for non-loopback host {url.host!r}: the API key "
             "would be sent unencrypted. Use https:// (http:// is allowed only for localhost, "
             "127.0.0.0/8 and ::1, e.g. a local fake server; not for *.localhost names, which "
             "DNS or a hosts file may send elsewhere)."
         )
     if url.user is not None or url.password is not None:
-        raise ConfigurationError("base_url must not contain credentials; pass api_key= instead")
+        raise ConfigurationError(f"{name} must not contain credentials; pass api_key= instead")
     if url.query_string or url.fragment:
-        raise ConfigurationError("base_url must not have a query string or fragment")
+        raise ConfigurationError(f"{name} must not have a query string or fragment")
     return str(url).rstrip("/")
 
 
