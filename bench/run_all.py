@@ -2,8 +2,8 @@
 
 Each script runs in its own Python process (so that one benchmark's memory, garbage and
 background servers cannot affect the next, and the memory figure's peak RSS is its own), one
-after the other (never in parallel: they measure CPU and pacing). Total: about 4-5 minutes on
-a 2-core machine.
+after the other (never in parallel: they measure CPU and pacing). Total: about 6-7 minutes on
+a 2-core machine (``shared_limits`` needs a ``redis-server`` binary; it starts its own).
 
     .venv/bin/python bench/run_all.py [--quick] [--only decode,overhead,...]
 """
@@ -20,7 +20,7 @@ from _common import RATIO_PREFIX, machine_summary
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: Cheapest first, so a broken setup fails fast.
-SCRIPTS = ("decode", "overhead", "bulk_ratelimit", "memory")
+SCRIPTS = ("decode", "overhead", "bulk_ratelimit", "memory", "shared_limits")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,24 @@ EXPECTED: dict[str, set[str]] = {
         "memory.growth_mib",
         "memory.growth_bytes_per_order",
     },
+    "shared_limits": {
+        *(
+            f"shared.k{k}_{what}"
+            for k in (1, 2, 4, 8)
+            for what in ("elapsed_vs_floor", "429s", "max_in_1s")
+        ),
+        "shared.k4_inprocess_429s",
+        "shared.k4_inprocess_max_in_1s",
+        "shared.k4_inprocess_elapsed_vs_floor",
+        "shared.redis_acquire_us",
+        "shared.inprocess_acquire_us",
+        "lanes.inprocess_interactive_wait_intervals",
+        "lanes.inprocess_fifo_wait_intervals",
+        "lanes.inprocess_bulk_elapsed_vs_alone",
+        "lanes.redis_interactive_wait_intervals",
+        "lanes.redis_fifo_wait_intervals",
+        "lanes.redis_bulk_elapsed_vs_alone",
+    },
 }
 
 

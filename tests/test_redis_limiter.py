@@ -425,7 +425,7 @@ async def test_the_cli_honours_the_redis_url(redis_server: RedisServer) -> None:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        _out, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 0, err.decode()
         assert fake.request_count("get_orders") == 1
     r: Any = redis_asyncio.Redis.from_url(redis_server.url)
