@@ -391,7 +391,11 @@ def test_bad_organization_id_setting_is_a_configuration_error(
         ScaledmailClient(new_key(), organization_id="   ")
     with pytest.raises(ConfigurationError, match="organization_id"):
         ScaledmailClient(new_key(), organization_id="rec\ud800")
+    # A blank variable is unset (one rule for every environment setting, issue 16); a value
+    # that is not valid text (an undecodable byte) is refused, naming the variable.
     monkeypatch.setenv("SCALEDMAIL_ORGANIZATION_ID", "  ")
+    assert ScaledmailClient(new_key()).organization_id is None
+    monkeypatch.setenv("SCALEDMAIL_ORGANIZATION_ID", "rec\udcff")
     with pytest.raises(ConfigurationError, match="SCALEDMAIL_ORGANIZATION_ID"):
         ScaledmailClient(new_key())
 
