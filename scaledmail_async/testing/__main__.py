@@ -30,6 +30,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--no-rate-limit", action="store_true", help="switch rate limits off")
     parser.add_argument("--activate-after-polls", type=int, default=3)
     parser.add_argument("--activate-after-seconds", type=float, default=None)
+    parser.add_argument(
+        "--visibility-delay",
+        type=float,
+        default=0.0,
+        help="seconds before what a spend creates shows in reads (orders, domains)",
+    )
+    parser.add_argument(
+        "--clock-skew",
+        type=float,
+        default=0.0,
+        help="seconds the server's clock is ahead of the real time (negative: behind)",
+    )
     args = parser.parse_args(argv)
     options: dict[str, Any] = {
         "seed": args.seed,
@@ -39,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "rate_limits_enabled": not args.no_rate_limit,
         "activate_after_polls": args.activate_after_polls,
         "activate_after_seconds": args.activate_after_seconds,
+        "visibility_delay": args.visibility_delay,
+        "clock_skew": args.clock_skew,
     }
     if args.api_keys:
         options["api_keys"] = args.api_keys

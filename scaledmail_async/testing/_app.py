@@ -271,13 +271,14 @@ class FakeScaledmail:
         if mode is False or mode == "none" or mode == "body":
             return {}
         if mode == "http-date":
-            return {"Retry-After": formatdate(math.ceil(time.time() + wait), usegmt=True)}
+            when = math.ceil(self.state.wall_time() + wait)
+            return {"Retry-After": formatdate(when, usegmt=True)}
         return {"Retry-After": str(max(1, math.ceil(wait)))}
 
     def _too_many(self, rejection: Rejection) -> _Result:
         body = {
             "message": rejection.rule.message,
-            "retryAfter": math.ceil(time.time() + rejection.wait),
+            "retryAfter": math.ceil(self.state.wall_time() + rejection.wait),
             "limit": rejection.rule.label,
         }
         headers = self._retry_after_header(rejection.wait, self.options.retry_after_header)
@@ -388,6 +389,13 @@ class FakeScaledmail:
         finally:
             hit = FaultHit(fault.kind, op.operation_id, record.index, record.applied)
             self.faults.record(fault, hit)
+
+    async def _on_response_prepare(
+        self, request: web.Request, response: web.StreamResponse
+    ) -> None:
+        # aiohttp stamps a real-time Date only when none is set: a skewed server sends its own.
+        if self.options.clock_skew:
+            response.headers["Date"] = formatdate(self.state.wall_time(), usegmt=True)
 
     async def _unknown_route(self, request: web.Request) -> web.StreamResponse:
         record = self._record(request, None)
@@ -520,7 +528,7 @@ class FakeScaledmail:
                     "limit": rule.label if rule is not None else limit_label(5, 1.0),
                 }
                 if fmt != "none":
-                    body["retryAfter"] = math.ceil(time.time() + wait)
+                    body["retryAfter"] = math.ceil(self.state.wall_time() + wait)
         elif body is None:
             body = _STATUS_BODIES.get(status, {"error": _phrase(status)})
         record.status = status
@@ -616,6 +624,7 @@ def create_app(fake: FakeScaledmail) -> web.Application:
     ``aiohttp_client`` fixture. Routes live under ``/api/v1``."""
     app = web.Application()
     app[_FAKE_KEY] = fake
+    app.on_response_prepare.append(fake._on_response_prepare)
 
     def route(op: FakeOperation) -> Callable[[web.Request], Any]:
         async def handler(request: web.Request) -> web.StreamResponse:

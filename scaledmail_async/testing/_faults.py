@@ -15,8 +15,10 @@ status         ``status`` with ``body`` (JSON or text) and ``headers``; for   no
                ``seconds`` / ``http-date`` / ``body`` / ``none``
 reset_before   the connection is reset before the request is processed       never
 reset_after    the request is processed, then the connection is reset        always
-delay          sleeps ``seconds`` before processing, or after it             yes (unless the
-               (``after=True``), then the normal response                    client gives up)
+delay          sleeps ``seconds`` (default 1) before processing, or after    yes (unless the
+               it (``after=True``: *hold after applying*), then the normal   client gives up
+               response; ``seconds=math.inf`` holds until the client         first, before)
+               disconnects or the server closes
 truncated_json the real response cut to ``keep`` bytes (default: half)       yes (``apply``)
 non_json       200 ``text/plain`` garbage (``body``)                          no (``apply``)
 html_error     ``status`` (default 502) with an HTML error page               no (``apply``)
@@ -26,6 +28,17 @@ trickle        the real response in ``chunk_size`` byte chunks every         yes
 unable_to_charge create-custom-order / create-order answer 400 "Subscription  yes (the
                created but unable to charge" after creating the subscription subscription exists)
 ============== ============================================================= ==================
+
+**Holding a spend's answer after applying it** (a purchase that went through but whose answer
+never arrives, the crash-between-send-and-answer case reconciliation must resolve) is
+``delay`` with ``after=True``: the request is processed first (its record says ``applied``, the
+order exists), then the response is held ``seconds``, or forever with ``seconds=math.inf``::
+
+    fake.faults.add("delay", after=True, seconds=math.inf, operation="create_custom_order")
+
+When the client disconnects (a timeout, a killed process) the held handler is cancelled and the
+injection is logged with ``applied=True``. Without ``after`` the sleep comes first and a client
+that gives up during it leaves nothing applied.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ https://api.scaledmail.com): documented shapes where there are some, the shapes 
 live otherwise (``{"organizations": [...]}``, ``{"domains": [...]}``...). The write operations
 whose real 200 body was never captured answer a plausible shape, marked *inferred* in each
 handler's docstring.
+
+The read handlers (orders, order details, domains, purchased domains, mailboxes) show only what
+is visible yet (``FakeOptions.visibility_delay``, see ``FakeState.visible``); the write handlers
+check against everything, as the real primary would.
 """
 
 from __future__ import annotations
@@ -331,27 +335,43 @@ def buy_pre_warm_inboxes(ctx: Ctx) -> Any:
 
 # --------------------------------------------------------------------------- domains
 def get_domains(ctx: Ctx) -> Any:
-    """``{"domains": [Domain]}`` (observed live)."""
+    """``{"domains": [Domain]}`` (observed live); domains of orders not visible yet are left
+    out."""
     ctx.state.refresh_swaps()
-    return {"domains": [_render_domain(ctx.state, d) for d in ctx.state.org_domains(ctx.org_id)]}
+    return {
+        "domains": [_render_domain(ctx.state, d) for d in ctx.state.visible_domains(ctx.org_id)]
+    }
+
+
+def _shown_domain_id(state: FakeState, domain_id: str | None) -> str | None:
+    """A registration's ``domain_id`` as reads show it: ``None`` while its domain's order is not
+    visible yet (the read still sees the registration unattached)."""
+    if domain_id is None:
+        return None
+    domain = state.domains.get(domain_id)
+    if domain is None or not state.domain_visible(domain):
+        return None
+    return domain_id
 
 
 def get_purchased_domains(ctx: Ctx) -> Any:
-    """``{"domains": [...]}`` (observed live); ``available=true`` lists unattached ones only."""
+    """``{"domains": [...]}`` (observed live); ``available=true`` lists unattached ones only.
+    Registrations not visible yet are left out."""
     available = _bool_query(ctx.query, "available")
-    items = [p for p in ctx.state.purchased if p.organization_id == ctx.org_id]
+    state = ctx.state
+    items = [(p, _shown_domain_id(state, p.domain_id)) for p in state.visible_purchased(ctx.org_id)]
     if available:
-        items = [p for p in items if p.domain_id is None]
+        items = [(p, shown) for p, shown in items if shown is None]
     return {
         "domains": [
             {
                 "domain": p.domain,
-                "domain_id": p.domain_id,
+                "domain_id": shown,
                 "created_at": p.created_at,
                 "renewal_at": p.renewal_at,
                 "renewal_price": p.renewal_price,
             }
-            for p in items
+            for p, shown in items
         ]
     }
 
@@ -592,15 +612,17 @@ def calculate_package(ctx: Ctx) -> Any:
 
 
 # --------------------------------------------------------------------------- orders
-def _find_order(ctx: Ctx) -> Order:
-    order = ctx.state.order(ctx.org_id, ctx.path["order_id"])
+def _find_order(ctx: Ctx, *, visible_only: bool = False) -> Order:
+    find = ctx.state.visible_order if visible_only else ctx.state.order
+    order = find(ctx.org_id, ctx.path["order_id"])
     if order is None:
         raise ApiError(404, {"error": "Order not found"})
     return order
 
 
 def get_orders(ctx: Ctx) -> Any:
-    """``{"total", "payments": [{id, amount, created_at, status, description}]}`` (documented)."""
+    """``{"total", "payments": [{id, amount, created_at, status, description}]}`` (documented);
+    orders not visible yet are left out."""
     payments = [
         {
             "id": o.id,
@@ -609,14 +631,15 @@ def get_orders(ctx: Ctx) -> Any:
             "status": ctx.state.order_status(o),
             "description": o.description,
         }
-        for o in ctx.state.org_orders(ctx.org_id)
+        for o in ctx.state.visible_orders(ctx.org_id)
     ]
     return {"total": len(payments), "payments": payments}
 
 
 def get_order_details(ctx: Ctx) -> Any:
-    """The documented order details; each call counts as a poll of the order's lifecycle."""
-    order = _find_order(ctx)
+    """The documented order details; each call counts as a poll of the order's lifecycle. An
+    order not visible yet is 404 "Order not found" (and the call is not a poll)."""
+    order = _find_order(ctx, visible_only=True)
     order.polls += 1
     return _render_order_details(ctx.state, order)
 
@@ -769,6 +792,7 @@ def get_mailboxes_by_domain_id(ctx: Ctx) -> Any:
         domain is None
         or domain.organization_id != ctx.org_id
         or ctx.state.orders[domain.payment_id].cancelled
+        or not ctx.state.domain_visible(domain)
     ):
         raise ApiError(404, {"error": "Domain not found"})
     status = _domain_status(ctx.state, domain)

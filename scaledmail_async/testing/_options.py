@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -43,6 +44,24 @@ class FakeOptions:
         share of unregistered names reported taken (by a seeded hash of the name);
         ``taken_domains`` / ``blacklisted_domains`` force names; ``coupons`` maps coupon codes to
         a percentage off.
+    Consistency and clocks (for testing reconciliation)
+        ``visibility_delay``: seconds (on the fake's clock, ``FakeScaledmail(clock=...)``) before
+        what a spend creates can be *read*: an order made by create-order, create-custom-order
+        or buy-pre-warm-inboxes is missing from ``GET /orders`` and answers 404 "Order not found"
+        on ``GET /orders/{id}`` until then; its domains are missing from ``GET /domains`` (and
+        ``GET /mailboxes/{id}`` answers 404); registrations made by buy-domains (or
+        create-custom-order ``provider=buy``) are missing from ``GET /purchased-domains``. The
+        spend itself is applied at once: its request record says ``applied``, the stock and the
+        registry change (buying the same name again fails "not available"), and every write
+        path sees it. ``fake.state.reveal_all()`` ends the wait. The delay is stamped on each
+        record when it is created (changing the option later affects new spends only).
+        ``clock_skew``: seconds the server's wall clock is ahead of the real time (negative:
+        behind). It shifts every timestamp the fake reports about records it creates
+        (``created_at`` of orders, payments, packages, swap requests; the dates of new
+        registrations), the ``Date`` header of every response, and the server-computed parts of
+        a 429 (an ``http-date`` ``Retry-After``, the body's ``retryAfter`` epoch). Seeded
+        records keep their fixed dates; the fake's own clock (limits, lifecycle, visibility) is
+        not affected.
     """
 
     api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
@@ -67,6 +86,8 @@ class FakeOptions:
     taken_domains: frozenset[str] = field(default_factory=frozenset)
     blacklisted_domains: frozenset[str] = field(default_factory=frozenset)
     coupons: dict[str, float] = field(default_factory=lambda: {"WELCOME10": 10.0})
+    visibility_delay: float = 0.0
+    clock_skew: float = 0.0
     #: Seconds the server waits for in-flight handlers on close before cancelling them.
     shutdown_timeout: float = 0.5
 
@@ -77,6 +98,19 @@ class FakeOptions:
             raise ValueError("retry_after_header must be True, False, 'seconds' or 'http-date'")
         if not 0.0 <= self.taken_ratio <= 1.0:
             raise ValueError("taken_ratio must be between 0 and 1")
+        if (
+            isinstance(self.visibility_delay, bool)
+            or not isinstance(self.visibility_delay, int | float)
+            or not math.isfinite(self.visibility_delay)
+            or self.visibility_delay < 0
+        ):
+            raise ValueError("visibility_delay must be a finite number of seconds >= 0")
+        if (
+            isinstance(self.clock_skew, bool)
+            or not isinstance(self.clock_skew, int | float)
+            or not math.isfinite(self.clock_skew)
+        ):
+            raise ValueError("clock_skew must be a finite number of seconds")
         self.taken_domains = frozenset(d.lower() for d in self.taken_domains)
         self.blacklisted_domains = frozenset(d.lower() for d in self.blacklisted_domains)
 

@@ -4,6 +4,12 @@ Everything is generated from ``FakeOptions.seed`` with one :class:`random.Random
 gives the same organizations, ids and names on every run (and the same ids for the same sequence
 of purchases). Records are plain dataclasses; ``_handlers`` renders them in the API's wire shapes.
 Mutations are synchronous, so each request's check-then-change is atomic under asyncio.
+
+Reads may lag writes (``FakeOptions.visibility_delay``): what a spend creates carries a
+``visible_at`` (on the fake's clock) and the read handlers go through the ``visible_*`` lookups;
+the write paths (availability, inventory, "already in use") always see everything. The server's
+wall clock may be skewed (``FakeOptions.clock_skew``): :meth:`FakeState.now` and
+:meth:`FakeState.wall_time` are the skewed clock every new timestamp comes from.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 import string
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -190,6 +197,8 @@ class Order:
     source: str = "seed"
     #: True when the card could not be charged ("Subscription created but unable to charge").
     payment_pending: bool = False
+    #: When reads start showing it (fake clock; ``None``: at once). See ``visibility_delay``.
+    visible_at: float | None = None
 
 
 @dataclass
@@ -203,6 +212,8 @@ class PurchasedDomain:
     renewal_at: str
     renewal_price: float
     domain_id: str | None = None
+    #: When ``/purchased-domains`` starts listing it (fake clock; ``None``: at once).
+    visible_at: float | None = None
 
 
 @dataclass
@@ -295,8 +306,56 @@ class FakeState:
         return "".join(self.rng.choice(_ALNUM) for _ in range(16))
 
     def now(self) -> datetime:
-        """The current UTC time (timestamps of new records)."""
-        return datetime.now(UTC)
+        """The server's current UTC time (timestamps of new records): the real time shifted by
+        ``options.clock_skew`` seconds."""
+        return datetime.now(UTC) + timedelta(seconds=self.options.clock_skew)
+
+    def wall_time(self) -> float:
+        """The server's current Unix time (``Date`` headers, 429 epochs): skewed like
+        :meth:`now`."""
+        return time.time() + self.options.clock_skew
+
+    # ----------------------------------------------------------------- read visibility
+    def _visible_from(self) -> float | None:
+        delay = self.options.visibility_delay
+        return self.clock() + delay if delay > 0 else None
+
+    def visible(self, record: Order | PurchasedDomain) -> bool:
+        """Whether reads show ``record`` yet (``visibility_delay`` has passed since it was
+        created)."""
+        return record.visible_at is None or self.clock() >= record.visible_at
+
+    def reveal_all(self) -> None:
+        """Make every record readable now (ends every ``visibility_delay`` wait)."""
+        for order in self.orders.values():
+            order.visible_at = None
+        for registration in self.purchased:
+            registration.visible_at = None
+
+    def visible_order(self, organization_id: str, order_id: str) -> Order | None:
+        """The organization's order with this id if reads show it yet."""
+        order = self.order(organization_id, order_id)
+        return order if order is not None and self.visible(order) else None
+
+    def visible_orders(self, organization_id: str) -> list[Order]:
+        """The organization's orders reads show, newest first."""
+        return [o for o in self.org_orders(organization_id) if self.visible(o)]
+
+    def visible_domains(self, organization_id: str) -> list[Domain]:
+        """The organization's live domains whose order reads show."""
+        return [
+            d for d in self.org_domains(organization_id) if self.visible(self.orders[d.payment_id])
+        ]
+
+    def domain_visible(self, domain: Domain) -> bool:
+        """Whether reads show ``domain`` (its order is visible)."""
+        return self.visible(self.orders[domain.payment_id])
+
+    def visible_purchased(self, organization_id: str) -> list[PurchasedDomain]:
+        """The organization's registrations reads show."""
+        return [
+            p for p in self.purchased if p.organization_id == organization_id and self.visible(p)
+        ]
 
     def _domain_name(self) -> str:
         while True:
@@ -483,6 +542,7 @@ class FakeState:
             created_at=today.isoformat(),
             renewal_at=_add_year(today).isoformat(),
             renewal_price=renew,
+            visible_at=self._visible_from(),
         )
         self.purchased.append(registration)
         self.registered.add(name)
@@ -517,6 +577,7 @@ class FakeState:
             active=opts.activate_after_polls == 0 or opts.activate_after_seconds == 0,
             source=source,
             payment_pending=payment_pending,
+            visible_at=self._visible_from(),
         )
         self.orders[order.id] = order
         self._attach(order, plans)
