@@ -88,6 +88,10 @@ def _require_redis() -> Any:
     return redis_asyncio
 
 
+#: A slot handed out this many milliseconds after its time has its log entry moved.
+_LATE_MS = 2.0
+
+
 class _Waiter:
     __slots__ = ("deadline", "fut", "lane")
 
@@ -144,7 +148,9 @@ class _Dispatcher:
                 self._release_all(fallback=True)
                 return
             try:
-                granted, delay, interval = await owner._reserve(self.loop_state, self.group, lane)
+                granted, delay, interval, member = await owner._reserve(
+                    self.loop_state, self.group, lane
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -182,6 +188,32 @@ class _Dispatcher:
             waiter = self._pop()
             if waiter is not None:
                 waiter.fut.set_result(False)
+                # After the waiter's step (it writes its request there): if the slot went out
+                # late (a busy or descheduled process), move its log entry by the lateness, so
+                # later bookings keep their distance from the real arrival.
+                loop.call_soon(self._went_out, member, due)
+
+    def _went_out(self, member: str, due: float) -> None:
+        late = asyncio.get_running_loop().time() - due
+        lim = self.owner.limiter
+        if late * 1000.0 < _LATE_MS or lim._degraded(asyncio.get_running_loop().time()):
+            return
+        task = asyncio.get_running_loop().create_task(self._move(member, late))
+        self.loop_state.tasks.add(task)
+        task.add_done_callback(self.loop_state.tasks.discard)
+
+    async def _move(self, member: str, late: float) -> None:
+        client: Any = self.loop_state.client
+        keys = self.owner.keys
+        try:
+            await asyncio.shield(
+                asyncio.wait_for(
+                    client.zadd(keys[0], {member: late * 1000.0}, xx=True, incr=True),
+                    self.owner.limiter._socket_timeout * 2,
+                )
+            )
+        except Exception:  # best effort: the window margin still covers most lateness
+            pass
 
     def _expire(self, due: float) -> None:
         """Fail at once the waiters whose deadline comes before the next possible slot."""
@@ -524,8 +556,9 @@ class _Bound(RateLimiter):
 
     async def _reserve(
         self, state: _LoopState, group: str | None, lane: Priority
-    ) -> tuple[bool, float, float]:
+    ) -> tuple[bool, float, float, str]:
         lim = self.limiter
+        member = f"{lim._proc_id}:{next(lim._members)}"
         critical = group == CRITICAL_GROUP and lim.critical_limit is not None
         limit = max(1, math.floor(lim.rate * lim.window))
         args: list[str | int | float] = [
@@ -533,7 +566,7 @@ class _Bound(RateLimiter):
             lim.window * (1.0 + lim.margin) * 1000.0,
             lim._interval() * 1000.0,
             lim._horizon_for(lane),
-            f"{lim._proc_id}:{next(lim._members)}",
+            member,
             1 if critical else 0,
             lim.critical_limit or 0,
             lim.critical_window * (1.0 + lim.margin) * 1000.0,
@@ -556,7 +589,7 @@ class _Bound(RateLimiter):
             )
         granted, delay_ms, iv_ms, procs = (float(x) for x in reply)
         self.procs = max(1, int(procs))
-        return granted == 1.0, max(0.0, delay_ms / 1000.0), iv_ms / 1000.0
+        return granted == 1.0, max(0.0, delay_ms / 1000.0), iv_ms / 1000.0, member
 
     def _fallback_limiter(self) -> InProcessLimiter:
         lim = self.limiter

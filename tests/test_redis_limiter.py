@@ -393,13 +393,13 @@ async def test_shared_pace_is_back_at_the_rate_after_recovery(redis_server: Redi
         last = time.monotonic()
         await asyncio.sleep(0.1)  # the last 429 reaches Redis
         state = limiter._loop_state()
-        _, _, cut = await bound._reserve(state, None, "interactive")
+        _, _, cut, _ = await bound._reserve(state, None, "interactive")
         assert cut > 3 * base  # deep: each 429 lowered the learned ceiling again
         await asyncio.sleep(last + 2.0 - time.monotonic())  # held 1 s, then probing
-        _, _, midway = await bound._reserve(state, None, "interactive")
+        _, _, midway, _ = await bound._reserve(state, None, "interactive")
         assert base < midway < cut
         await asyncio.sleep(last + recovery + 0.3 - time.monotonic())
-        _, _, back = await bound._reserve(state, None, "interactive")
+        _, _, back, _ = await bound._reserve(state, None, "interactive")
         assert back == pytest.approx(base)
     finally:
         await limiter.aclose()
