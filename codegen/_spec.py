@@ -77,6 +77,8 @@ class OperationSpec:
     rate_limit_group: str | None
     sends_organization_id: bool
     source: str | None
+    #: ``x-reconcile`` of a spend: ``(by, field, max_length)``, ``by`` = "tag" | "domains".
+    reconcile: tuple[str, str, int | None] | None = None
 
 
 def load_spec(path: Path) -> dict[str, Any]:
@@ -262,6 +264,7 @@ def read_operations(spec: dict[str, Any]) -> list[OperationSpec]:
             group = op.get("x-rate-limit-group")
             if group is not None and not isinstance(group, str):
                 raise SpecError(f"{where}: x-rate-limit-group must be a string")
+            reconcile = _reconcile(where, op.get("x-reconcile"), spends)
 
             operations.append(
                 OperationSpec(
@@ -283,6 +286,27 @@ def read_operations(spec: dict[str, Any]) -> list[OperationSpec]:
                     rate_limit_group=group,
                     sends_organization_id=sends_org == "query",
                     source=op.get("x-source"),
+                    reconcile=reconcile,
                 )
             )
     return operations
+
+
+def _reconcile(where: str, value: Any, spends: bool) -> tuple[str, str, int | None] | None:
+    """``x-reconcile: {by: tag | domains, field: <body property>, max-length: N}``: how a spend
+    is found again on the server; required on every operation that spends money."""
+    if value is None:
+        if spends:
+            raise SpecError(f"{where}: a spending operation needs x-reconcile")
+        return None
+    if not spends:
+        raise SpecError(f"{where}: x-reconcile is only for spending operations")
+    if not isinstance(value, dict) or value.get("by") not in ("tag", "domains"):
+        raise SpecError(f"{where}: x-reconcile must be {{by: tag | domains, field: ...}}")
+    field = value.get("field")
+    if not isinstance(field, str) or not field:
+        raise SpecError(f"{where}: x-reconcile needs the body field that carries the evidence")
+    max_length = value.get("max-length")
+    if max_length is not None and (type(max_length) is not int or max_length < 1):
+        raise SpecError(f"{where}: x-reconcile max-length must be a positive integer")
+    return (str(value["by"]), field, max_length)

@@ -160,6 +160,25 @@ def _docstring(op: OperationSpec, names: _Names, indent: str, *, raw: bool, clie
             "    ",
         )
     )
+    if op.spends_money:
+        lines.extend(
+            _wrap(
+                "allow_duplicate: With a purchase journal, buy even though the journal holds a "
+                "live purchase with the same evidence (tag or domains); otherwise that raises "
+                "``DuplicatePurchaseError`` before anything is sent.",
+                "    ",
+                "    ",
+            )
+        )
+        lines.extend(
+            _wrap(
+                "exactly_once: On an ambiguous failure, reconcile (through the journal) and "
+                "return the purchase found on the server, re-send only when it is provably "
+                "absent, else raise ``OutcomeUnknownError`` with the journal entry.",
+                "    ",
+                "    ",
+            )
+        )
     lines.append("")
     lines.append("Returns:")
     response = _response_type(op, names)
@@ -199,6 +218,9 @@ def _signature(op: OperationSpec, names: _Names, first: str, indent: str) -> str
     # The API contract names it ``timeout`` (per-attempt seconds), hence the noqa.
     parts.append("timeout: float | None = None,  # noqa: ASYNC109")
     parts.append("deadline: float | None = None")
+    if op.spends_money:
+        parts.append("allow_duplicate: bool = False")
+        parts.append("exactly_once: bool = False")
     inner = "".join(
         f"\n{indent}    {part}" if part.endswith("# noqa: ASYNC109") else f"\n{indent}    {part},"
         for part in parts
@@ -226,11 +248,14 @@ def _execute_call(op: OperationSpec, client: str, *, raw: bool, indent: str) -> 
         for p in op.path_params
     )
     body = "body" if op.body_schema_name is not None else "UNSET"
+    purchase = (
+        "allow_duplicate=allow_duplicate, exactly_once=exactly_once, " if op.spends_money else ""
+    )
     lines.append(
         f"{indent}result = await {client}._execute("
         f"OPERATIONS[{op.operation_id!r}], path_params={{{path_params}}}, query={query}, "
         f"body={body}, organization_id=organization_id, timeout=timeout, deadline=deadline, "
-        f"raw={raw})"
+        f"{purchase}raw={raw})"
     )
     return lines
 
@@ -242,6 +267,8 @@ def _call_args(op: OperationSpec) -> str:
     if op.body_schema_name is not None:
         args.append("body=body")
     args.extend(["organization_id=organization_id", "timeout=timeout", "deadline=deadline"])
+    if op.spends_money:
+        args.extend(["allow_duplicate=allow_duplicate", "exactly_once=exactly_once"])
     return ", ".join(args)
 
 
@@ -347,6 +374,8 @@ def _render_client_methods(header: str, ops: list[OperationSpec], names: _Names)
     lines.append("            organization_id: str | Unset | None,")
     lines.append("            timeout: float | None,  # noqa: ASYNC109")
     lines.append("            deadline: float | None,")
+    lines.append("            allow_duplicate: bool = False,")
+    lines.append("            exactly_once: bool = False,")
     lines.append("            raw: bool,")
     lines.append("        ) -> Any: ...")
     for op in ops:
@@ -404,7 +433,7 @@ def _render_operations(header: str, ops: list[OperationSpec], names: _Names) -> 
         "The table of the API's operations, read by the transport (``Operation`` records).\n",
     )
     lines.append("from scaledmail_async import models")
-    lines.append("from scaledmail_async._operation import Operation, QueryParam")
+    lines.append("from scaledmail_async._operation import Operation, QueryParam, Reconcile")
     lines.append("")
     lines.append('__all__ = ["OPERATIONS"]')
     lines.append("")
@@ -434,6 +463,12 @@ def _render_operations(header: str, ops: list[OperationSpec], names: _Names) -> 
         lines.append(f"        spends_money={op.spends_money!r},")
         lines.append(f"        rate_limit_group={op.rate_limit_group!r},")
         lines.append(f"        sends_organization_id={op.sends_organization_id!r},")
+        if op.reconcile is not None:
+            by, field, max_length = op.reconcile
+            lines.append(
+                f"        reconcile=Reconcile(by={by!r}, field={field!r}, "
+                f"max_length={max_length!r}),"
+            )
         lines.append(f"        summary={_literal(op.summary, width=64)},")
         lines.append("    ),")
     lines.append("}")

@@ -15,9 +15,18 @@ in :mod:`scaledmail_async.testing`.
 """
 
 from scaledmail_async._client import MissingAPIKeyError, ScaledmailClient
+from scaledmail_async._journal import (
+    DuplicatePurchaseError,
+    JournalEntry,
+    JournalUnavailableError,
+    PurchaseJournal,
+    SQLitePurchaseJournal,
+)
+from scaledmail_async._journal_redis import RedisPurchaseJournal
 from scaledmail_async._lanes import Priority, priority
 from scaledmail_async._limiter import InProcessLimiter, LimiterTimeout, RateLimiter
 from scaledmail_async._limiter_redis import LimiterUnavailableError, RedisRateLimiter
+from scaledmail_async._reconcile import Reconciliation
 from scaledmail_async._response import APIResponse
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async._version import __version__
@@ -75,10 +84,13 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DomainSearchResults",
+    "DuplicatePurchaseError",
     "InProcessLimiter",
     "InternalServerError",
     "Inventory",
     "InventoryError",
+    "JournalEntry",
+    "JournalUnavailableError",
     "LimiterTimeout",
     "LimiterUnavailableError",
     "MissingAPIKeyError",
@@ -90,13 +102,17 @@ __all__ = [
     "PollEvent",
     "PollTimeout",
     "Priority",
+    "PurchaseJournal",
     "RateLimitError",
     "RateLimiter",
+    "Reconciliation",
+    "RedisPurchaseJournal",
     "RedisRateLimiter",
     "RequestValidationError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "Result",
+    "SQLitePurchaseJournal",
     "ScaledmailClient",
     "ScaledmailError",
     "UnprocessableEntityError",

@@ -5,7 +5,8 @@ One subcommand per operation, built from the generated operation table
 ``scaledmail <tag> <operation-id>`` in kebab case, path parameters as arguments, declared query
 parameters as options (booleans as ``--x/--no-x`` flags, enums as choices), the JSON body as
 ``--body`` (inline JSON, ``@file.json`` or ``-`` for stdin). Hand-written commands add
-``orders watch``, ``fake-server`` and ``demo``.
+``orders watch``, ``purchases list|reconcile`` (the purchase journal), ``fake-server`` and
+``demo``.
 
 The API key is read only from the environment (``SCALEDMAIL_API_KEY``): a command-line flag would
 show in ``ps`` and in shell history.
@@ -387,7 +388,12 @@ def _root_callback(**params: Any) -> None:
 
 def build_cli() -> click.Group:
     """The ``scaledmail`` command group: every operation of the spec plus the extra commands."""
-    from scaledmail_async._cli_commands import demo_command, fake_server_command, watch_command
+    from scaledmail_async._cli_commands import (
+        demo_command,
+        fake_server_command,
+        purchases_group,
+        watch_command,
+    )
     from scaledmail_async._operations import OPERATIONS
 
     root = click.Group(
@@ -407,6 +413,7 @@ def build_cli() -> click.Group:
     orders.add_command(watch_command())
     for name in sorted(groups):
         root.add_command(groups[name])
+    root.add_command(purchases_group())
     root.add_command(fake_server_command())
     root.add_command(demo_command())
     return root

@@ -36,15 +36,24 @@ from scaledmail_async._env import (
     API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
+    JOURNAL_ENV,
     ORGANIZATION_ENV,
     env_value,
     resolve,
 )
+from scaledmail_async._journal import (
+    JournalEntry,
+    PurchaseJournal,
+    journal_from_setting,
+    key_id,
+)
 from scaledmail_async._lanes import Priority
 from scaledmail_async._limiter import InProcessLimiter, RateLimiter, shared_limiter
 from scaledmail_async._limiter_redis import env_redis_limiter
-from scaledmail_async._logging import setup_from_env
+from scaledmail_async._logging import logger, setup_from_env
 from scaledmail_async._operation import Operation
+from scaledmail_async._purchases import JournaledSpend, mint_tag
+from scaledmail_async._reconcile import Reads, Reconciliation, find_on_server, reconcile_entry
 from scaledmail_async._response import APIResponse
 from scaledmail_async._retry import BackoffPolicy
 from scaledmail_async._transport import (
@@ -72,6 +81,7 @@ from scaledmail_async._validation import (
 from scaledmail_async.errors import (
     ClientClosedError,
     ConfigurationError,
+    OutcomeUnknownError,
     RequestValidationError,
     ResponseDecodeError,
     ScaledmailError,
@@ -81,6 +91,8 @@ __all__ = ["DEFAULT_BASE_URL", "MissingAPIKeyError", "ScaledmailClient"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 _URL_CACHE_SIZE = 512
+#: At most this many sends of one exactly-once spend (each after a conclusive absence).
+_MAX_SENDS = 3
 
 
 class MissingAPIKeyError(ScaledmailError, ValueError):
@@ -168,6 +180,9 @@ class ScaledmailClient(OperationsMixin):
         limiter: RateLimiter | None = None,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
         priority: Priority = "interactive",
+        journal: PurchaseJournal | None = None,
+        settle_window: float = 300.0,
+        clock_skew: float = 300.0,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -232,6 +247,21 @@ class ScaledmailClient(OperationsMixin):
             bind = getattr(limiter, "for_api_key", None)
             if callable(bind):
                 limiter = bind(hashlib.sha256(api_key.encode("utf-8")).hexdigest())
+        if journal is None:
+            setting = env_value(JOURNAL_ENV)
+            if setting is not None:
+                journal = journal_from_setting(setting, source=f"the {JOURNAL_ENV} variable")
+        if journal is not None and not isinstance(journal, PurchaseJournal):
+            raise ConfigurationError(
+                f"journal must be a PurchaseJournal (e.g. SQLitePurchaseJournal('purchases.db')),"
+                f" not {type(journal).__name__}"
+            )
+        #: The purchase journal every spend of this client is recorded in (``None``: none).
+        self.journal: PurchaseJournal | None = journal
+        for name, value in (("settle_window", settle_window), ("clock_skew", clock_skew)):
+            check_setting(name, value, what="a finite number of seconds >= 0", zero_ok=True)
+        self.settle_window = float(settle_window)
+        self.clock_skew = float(clock_skew)
         self._transport = Transport(
             api_key=api_key,
             user_agent=default_user_agent(user_agent),
@@ -451,8 +481,9 @@ class ScaledmailClient(OperationsMixin):
         organization_id: str | Unset | None,
         *,
         cache_url: bool,
-    ) -> tuple[URL, str, bytes | None, str | None]:
-        """Validate a call and build it: (URL, display URL, JSON body or ``None``, order tag)."""
+    ) -> tuple[URL, str, bytes | None, str | None, Any]:
+        """Validate a call and build it: (URL, display URL, JSON body or ``None``, order tag,
+        the plain JSON body). A spend reconciled by tag that has none gets a minted one."""
         operation = op.operation_id
         # (1) path parameters: present, strings, not blank; then one encoded segment each.
         path = op.path
@@ -478,12 +509,17 @@ class ScaledmailClient(OperationsMixin):
         data: bytes | None = None
         tag: str | None = None
         if wire is not UNSET:
-            data = encode_json(wire, field="body", operation=operation)
+            how = op.reconcile
+            if how is not None and how.by == "tag" and isinstance(wire, dict):
+                if not wire.get(how.field):
+                    # No tag: mint one, so that the order can always be found again.
+                    wire[how.field] = mint_tag()
             if op.spends_money and isinstance(wire, dict):
                 found = wire.get("tag")
                 tag = found if isinstance(found, str) else None
+            data = encode_json(wire, field="body", operation=operation)
         url, shown = self._url(path, params, cache=cache_url, operation=operation)
-        return url, shown, data, tag
+        return url, shown, data, tag, wire
 
     async def _execute(
         self,
@@ -495,6 +531,8 @@ class ScaledmailClient(OperationsMixin):
         organization_id: str | Unset | None = UNSET,
         timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
         deadline: float | Unset | None = UNSET,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
         raw: bool = False,
     ) -> Any:
         """Validate, send and decode one operation (the entry of the generated api functions).
@@ -512,12 +550,13 @@ class ScaledmailClient(OperationsMixin):
             if not query and body is UNSET:
                 key = self._call_key(op, path_params, organization_id)
             cached = self._call_cache.get(key) if key is not None else None
+            wire: Any = UNSET
             if cached is not None and cached[0] is op:
                 url, shown = cached[1], cached[2]
                 data: bytes | None = None
                 tag: str | None = None
             else:
-                url, shown, data, tag = self._prepare(
+                url, shown, data, tag, wire = self._prepare(
                     op, path_params, query, body, organization_id, cache_url=key is None
                 )
                 if key is not None:
@@ -529,6 +568,21 @@ class ScaledmailClient(OperationsMixin):
                 call_deadline = self.deadline
             else:
                 call_deadline = self._call_deadline(timeout, deadline, op.operation_id)
+            if op.spends_money and (self.journal is not None or exactly_once):
+                return await self._spend(
+                    op,
+                    url=url,
+                    shown=shown,
+                    data=data,
+                    tag=tag,
+                    wire=wire,
+                    organization_id=organization_id,
+                    timeout=timeout,
+                    deadline=call_deadline,
+                    allow_duplicate=allow_duplicate,
+                    exactly_once=exactly_once,
+                    raw=raw,
+                )
             result = await self._transport.send(
                 operation=op.operation_id,
                 method=op.method,
@@ -561,6 +615,231 @@ class ScaledmailClient(OperationsMixin):
             raise
         finally:
             self._leave(task)
+
+    # -- purchases: the journal, reconciliation, exactly once -----------------------------------
+
+    async def _spend(
+        self,
+        op: Operation,
+        *,
+        url: URL,
+        shown: str,
+        data: bytes | None,
+        tag: str | None,
+        wire: Any,
+        organization_id: str | Unset | None,
+        timeout: float | Unset | None,  # noqa: ASYNC109
+        deadline: float | None,
+        allow_duplicate: bool,
+        exactly_once: bool,
+        raw: bool,
+    ) -> Any:
+        """A spend through the purchase journal (see :mod:`scaledmail_async._purchases`)."""
+        journal = self.journal
+        if journal is None:
+            raise ConfigurationError(
+                f"{op.operation_id}: exactly_once=True needs a purchase journal: pass "
+                "ScaledmailClient(journal=SQLitePurchaseJournal('purchases.db')) or set "
+                "SCALEDMAIL_JOURNAL"
+            )
+        if exactly_once and raw:
+            raise ConfigurationError(
+                f"{op.operation_id}: exactly_once=True is not available through "
+                "with_raw_response (a purchase found by reconciliation has no HTTP response)"
+            )
+        org: str | None = None
+        if op.sends_organization_id:
+            org = self.organization_id if organization_id is UNSET else organization_id
+        start = self._clock()
+        sends = 0
+        while True:
+            spend = JournaledSpend(
+                journal,
+                op,
+                api_key=self._transport.api_key,
+                wire=wire,
+                tag=tag,
+                organization_id=org,
+            )
+            await spend.claim(allow_duplicate=allow_duplicate)
+            sends += 1
+            try:
+                result = await self._transport.send(
+                    operation=op.operation_id,
+                    method=op.method,
+                    url=url,
+                    shown_url=shown,
+                    data=data,
+                    retry=op.retry,
+                    group=op.rate_limit_group,
+                    tag=tag,
+                    timeout=timeout,
+                    deadline=deadline,
+                    before_send=spend.mark_sent,
+                )
+            except Exception as exc:
+                await spend.failed(exc)
+                if not (exactly_once and isinstance(exc, OutcomeUnknownError)):
+                    raise
+                outcome = await self._settle(spend.entry, start, deadline)
+                if outcome.state == "applied":
+                    return self._reconciled(op, outcome)
+                if outcome.state == "not_applied" and sends < _MAX_SENDS:
+                    logger.info(
+                        "%s: reconciliation found the purchase absent (%s): sending it again",
+                        op.operation_id,
+                        outcome.evidence,
+                    )
+                    continue
+                exc.entry = outcome.entry or spend.entry
+                raise
+            except BaseException as exc:  # cancelled, interrupted: record, then let it through
+                try:
+                    await spend.failed(exc)
+                except BaseException:
+                    pass
+                raise
+            try:
+                parsed = self._decode(op, result, shown)
+            except ResponseDecodeError as exc:
+                await spend.failed(exc)
+                raise
+            try:
+                answer = _json_loads(result.body) if result.body.strip() else None
+            except ValueError:
+                answer = None
+            await spend.applied(answer)
+            if raw:
+                return APIResponse(
+                    parsed=parsed,
+                    status_code=result.status,
+                    headers=result.headers,
+                    retries_taken=result.retries,
+                    limiter_wait=result.limiter_wait,
+                    elapsed=result.elapsed,
+                    operation=op.operation_id,
+                )
+            return parsed
+
+    async def _settle(
+        self, entry: JournalEntry, start: float, deadline: float | None
+    ) -> Reconciliation:
+        """Reconcile ``entry`` until conclusive, or until the call's deadline."""
+        while True:
+            outcome = await reconcile_entry(
+                self,
+                entry,
+                Reads(self),
+                settle_window=self.settle_window,
+                clock_skew=self.clock_skew,
+            )
+            if outcome.state != "unknown" or outcome.conclusive_at is None:
+                return outcome
+            entry = outcome.entry or entry
+            wait = min(
+                max(outcome.conclusive_at - time.time(), 0.0), max(1.0, self.settle_window / 10)
+            )
+            if deadline is not None and self._clock() - start + wait > deadline:
+                return outcome
+            await self._transport.sleep(wait + 0.01)
+
+    def _reconciled(self, op: Operation, outcome: Reconciliation) -> Any:
+        """The answer of a purchase found by reconciliation: the response model with the order
+        id (``id``/``payment_id``) and ``reconciled``/``evidence`` in its extra fields."""
+        found: dict[str, Any] = {"reconciled": True, "evidence": outcome.evidence}
+        if outcome.order_id:
+            found.update(id=outcome.order_id, payment_id=outcome.order_id)
+        if op.response_type is None:
+            return found
+        try:
+            return structure(found, op.response_type)
+        except Exception:
+            return structure({}, op.response_type)
+
+    async def reconcile(
+        self,
+        tag_or_entry: str | JournalEntry,
+        *,
+        settle_window: float | None = None,
+        clock_skew: float | None = None,
+    ) -> Reconciliation:
+        """Find out on the server whether a spend happened, and record it in the journal.
+
+        ``tag_or_entry``: a :class:`JournalEntry`, an entry id, or an order tag (the journal's
+        newest unresolved entry with that tag; with no journal, or no entry, the orders are
+        searched for the tag without a time bound, and a tag not found stays ``"unknown"``).
+        How each spend is found (by tag in order details, or by domain names in the purchased
+        domains) comes from the spec's ``x-reconcile``; see :mod:`scaledmail_async._reconcile`.
+        Not found within ``settle_window`` seconds (default: the client's, 300) after the
+        request was sent stays ``"unknown"``; after it, ``"not_applied"``. Never re-sends.
+        """
+        settle = self.settle_window if settle_window is None else float(settle_window)
+        skew = self.clock_skew if clock_skew is None else float(clock_skew)
+        check_setting("settle_window", settle, what="a finite number of seconds >= 0", zero_ok=True)
+        check_setting("clock_skew", skew, what="a finite number of seconds >= 0", zero_ok=True)
+        journal = self.journal
+        entry: JournalEntry | None = None
+        if isinstance(tag_or_entry, JournalEntry):
+            entry = tag_or_entry
+            if journal is not None:
+                entry = await journal.get(entry.id) or entry
+        elif isinstance(tag_or_entry, str) and tag_or_entry.strip():
+            if journal is not None:
+                entry = await journal.get(tag_or_entry)
+                if entry is None:
+                    tagged = await journal.find_tag(tag_or_entry)
+                    unresolved = [e for e in tagged if e.state in ("pending", "unknown")]
+                    chosen = unresolved or tagged
+                    entry = chosen[0] if chosen else None
+        else:
+            raise RequestValidationError(
+                "must be a JournalEntry, an entry id or an order tag", field="tag_or_entry"
+            )
+        reads = Reads(self)
+        if entry is None or journal is None:
+            tag = tag_or_entry if isinstance(tag_or_entry, str) else tag_or_entry.tag
+            found = await find_on_server(
+                reads,
+                operation="create_custom_order",
+                tag=tag,
+                domains=entry.domains if entry is not None else (),
+                organization_id=(
+                    entry.organization_id if entry is not None else self.organization_id
+                ),
+                since=None,
+                clock_skew=skew,
+            )
+            now = time.time()
+            if found is not None:
+                return Reconciliation("applied", found[0], found[1], entry, now)
+            return Reconciliation(
+                "unknown", None, f"no order with tag {tag!r} (no journal entry)", entry, now
+            )
+        return await reconcile_entry(self, entry, reads, settle_window=settle, clock_skew=skew)
+
+    async def reconcile_pending(
+        self, *, settle_window: float | None = None, clock_skew: float | None = None
+    ) -> list[Reconciliation]:
+        """Reconcile every ``pending`` and ``unknown`` journal entry of this client's API key
+        (what a restarted job calls first); returns one :class:`Reconciliation` per entry,
+        oldest first. Lists are read once for all entries."""
+        journal = self.journal
+        if journal is None:
+            raise ConfigurationError(
+                "reconcile_pending() needs a purchase journal: pass "
+                "ScaledmailClient(journal=...) or set SCALEDMAIL_JOURNAL"
+            )
+        settle = self.settle_window if settle_window is None else float(settle_window)
+        skew = self.clock_skew if clock_skew is None else float(clock_skew)
+        mine = key_id(self._transport.api_key)
+        reads = Reads(self)
+        results = []
+        for entry in await journal.entries(states=("pending", "unknown")):
+            if entry.key_id == mine:
+                results.append(
+                    await reconcile_entry(self, entry, reads, settle_window=settle, clock_skew=skew)
+                )
+        return results
 
     def _decode(self, op: Operation, result: RawResult, shown: str) -> Any:
         body = result.body

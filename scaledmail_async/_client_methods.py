@@ -72,6 +72,8 @@ class OperationsMixin:
             organization_id: str | Unset | None,
             timeout: float | None,  # noqa: ASYNC109
             deadline: float | None,
+            allow_duplicate: bool = False,
+            exactly_once: bool = False,
             raw: bool,
         ) -> Any: ...
 
@@ -139,6 +141,8 @@ class OperationsMixin:
         organization_id: str | Unset | None = UNSET,
         timeout: float | None = None,  # noqa: ASYNC109
         deadline: float | None = None,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
     ) -> BuyPreWarmInboxesResponse:
         """Buy Pre Warm Inboxes.
 
@@ -159,12 +163,24 @@ class OperationsMixin:
             timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
             deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
                 ``None`` uses the client's default (no overall limit unless the client sets one).
+            allow_duplicate: With a purchase journal, buy even though the journal holds a live
+                purchase with the same evidence (tag or domains); otherwise that raises
+                ``DuplicatePurchaseError`` before anything is sent.
+            exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+                purchase found on the server, re-send only when it is provably absent, else raise
+                ``OutcomeUnknownError`` with the journal entry.
 
         Returns:
             The parsed ``BuyPreWarmInboxesResponse``.
         """
         return await _api.pre_warm_inboxes.buy_pre_warm_inboxes(
-            self, body=body, organization_id=organization_id, timeout=timeout, deadline=deadline
+            self,
+            body=body,
+            organization_id=organization_id,
+            timeout=timeout,
+            deadline=deadline,
+            allow_duplicate=allow_duplicate,
+            exactly_once=exactly_once,
         )
 
     async def get_domains(
@@ -320,6 +336,8 @@ class OperationsMixin:
         organization_id: str | Unset | None = UNSET,
         timeout: float | None = None,  # noqa: ASYNC109
         deadline: float | None = None,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
     ) -> BuyDomainsResponse:
         """Buy Domains.
 
@@ -339,12 +357,24 @@ class OperationsMixin:
             timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
             deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
                 ``None`` uses the client's default (no overall limit unless the client sets one).
+            allow_duplicate: With a purchase journal, buy even though the journal holds a live
+                purchase with the same evidence (tag or domains); otherwise that raises
+                ``DuplicatePurchaseError`` before anything is sent.
+            exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+                purchase found on the server, re-send only when it is provably absent, else raise
+                ``OutcomeUnknownError`` with the journal entry.
 
         Returns:
             The parsed ``BuyDomainsResponse``.
         """
         return await _api.domains.buy_domains(
-            self, body=body, organization_id=organization_id, timeout=timeout, deadline=deadline
+            self,
+            body=body,
+            organization_id=organization_id,
+            timeout=timeout,
+            deadline=deadline,
+            allow_duplicate=allow_duplicate,
+            exactly_once=exactly_once,
         )
 
     async def update_domain_name(
@@ -600,6 +630,8 @@ class OperationsMixin:
         organization_id: str | Unset | None = UNSET,
         timeout: float | None = None,  # noqa: ASYNC109
         deadline: float | None = None,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
     ) -> CreateOrderResponse:
         """Create Order.
 
@@ -626,6 +658,12 @@ class OperationsMixin:
             timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
             deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
                 ``None`` uses the client's default (no overall limit unless the client sets one).
+            allow_duplicate: With a purchase journal, buy even though the journal holds a live
+                purchase with the same evidence (tag or domains); otherwise that raises
+                ``DuplicatePurchaseError`` before anything is sent.
+            exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+                purchase found on the server, re-send only when it is provably absent, else raise
+                ``OutcomeUnknownError`` with the journal entry.
 
         Returns:
             The parsed ``CreateOrderResponse``.
@@ -639,6 +677,8 @@ class OperationsMixin:
             organization_id=organization_id,
             timeout=timeout,
             deadline=deadline,
+            allow_duplicate=allow_duplicate,
+            exactly_once=exactly_once,
         )
 
     async def create_custom_order(
@@ -650,6 +690,8 @@ class OperationsMixin:
         organization_id: str | Unset | None = UNSET,
         timeout: float | None = None,  # noqa: ASYNC109
         deadline: float | None = None,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
     ) -> CreateCustomOrderResponse:
         """Create Custom Order.
 
@@ -676,6 +718,12 @@ class OperationsMixin:
             timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
             deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
                 ``None`` uses the client's default (no overall limit unless the client sets one).
+            allow_duplicate: With a purchase journal, buy even though the journal holds a live
+                purchase with the same evidence (tag or domains); otherwise that raises
+                ``DuplicatePurchaseError`` before anything is sent.
+            exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+                purchase found on the server, re-send only when it is provably absent, else raise
+                ``OutcomeUnknownError`` with the journal entry.
 
         Returns:
             The parsed ``CreateCustomOrderResponse``.
@@ -688,6 +736,8 @@ class OperationsMixin:
             organization_id=organization_id,
             timeout=timeout,
             deadline=deadline,
+            allow_duplicate=allow_duplicate,
+            exactly_once=exactly_once,
         )
 
     async def get_pending_forms(
@@ -898,6 +948,8 @@ class RawResponseOperations:
         organization_id: str | Unset | None = UNSET,
         timeout: float | None = None,  # noqa: ASYNC109
         deadline: float | None = None,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
     ) -> APIResponse[BuyPreWarmInboxesResponse]:
         """Buy Pre Warm Inboxes.
 
@@ -918,6 +970,12 @@ class RawResponseOperations:
             timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
             deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
                 ``None`` uses the client's default (no overall limit unless the client sets one).
+            allow_duplicate: With a purchase journal, buy even though the journal holds a live
+                purchase with the same evidence (tag or domains); otherwise that raises
+                ``DuplicatePurchaseError`` before anything is sent.
+            exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+                purchase found on the server, re-send only when it is provably absent, else raise
+                ``OutcomeUnknownError`` with the journal entry.
 
         Returns:
             An ``APIResponse`` whose ``parsed`` is the ``BuyPreWarmInboxesResponse``, with the
@@ -931,6 +989,8 @@ class RawResponseOperations:
             organization_id=organization_id,
             timeout=timeout,
             deadline=deadline,
+            allow_duplicate=allow_duplicate,
+            exactly_once=exactly_once,
             raw=True,
         )
         return cast("APIResponse[BuyPreWarmInboxesResponse]", result)
@@ -1122,6 +1182,8 @@ class RawResponseOperations:
         organization_id: str | Unset | None = UNSET,
         timeout: float | None = None,  # noqa: ASYNC109
         deadline: float | None = None,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
     ) -> APIResponse[BuyDomainsResponse]:
         """Buy Domains.
 
@@ -1141,6 +1203,12 @@ class RawResponseOperations:
             timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
             deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
                 ``None`` uses the client's default (no overall limit unless the client sets one).
+            allow_duplicate: With a purchase journal, buy even though the journal holds a live
+                purchase with the same evidence (tag or domains); otherwise that raises
+                ``DuplicatePurchaseError`` before anything is sent.
+            exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+                purchase found on the server, re-send only when it is provably absent, else raise
+                ``OutcomeUnknownError`` with the journal entry.
 
         Returns:
             An ``APIResponse`` whose ``parsed`` is the ``BuyDomainsResponse``, with the status,
@@ -1154,6 +1222,8 @@ class RawResponseOperations:
             organization_id=organization_id,
             timeout=timeout,
             deadline=deadline,
+            allow_duplicate=allow_duplicate,
+            exactly_once=exactly_once,
             raw=True,
         )
         return cast("APIResponse[BuyDomainsResponse]", result)
@@ -1464,6 +1534,8 @@ class RawResponseOperations:
         organization_id: str | Unset | None = UNSET,
         timeout: float | None = None,  # noqa: ASYNC109
         deadline: float | None = None,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
     ) -> APIResponse[CreateOrderResponse]:
         """Create Order.
 
@@ -1490,6 +1562,12 @@ class RawResponseOperations:
             timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
             deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
                 ``None`` uses the client's default (no overall limit unless the client sets one).
+            allow_duplicate: With a purchase journal, buy even though the journal holds a live
+                purchase with the same evidence (tag or domains); otherwise that raises
+                ``DuplicatePurchaseError`` before anything is sent.
+            exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+                purchase found on the server, re-send only when it is provably absent, else raise
+                ``OutcomeUnknownError`` with the journal entry.
 
         Returns:
             An ``APIResponse`` whose ``parsed`` is the ``CreateOrderResponse``, with the status,
@@ -1506,6 +1584,8 @@ class RawResponseOperations:
             organization_id=organization_id,
             timeout=timeout,
             deadline=deadline,
+            allow_duplicate=allow_duplicate,
+            exactly_once=exactly_once,
             raw=True,
         )
         return cast("APIResponse[CreateOrderResponse]", result)
@@ -1519,6 +1599,8 @@ class RawResponseOperations:
         organization_id: str | Unset | None = UNSET,
         timeout: float | None = None,  # noqa: ASYNC109
         deadline: float | None = None,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
     ) -> APIResponse[CreateCustomOrderResponse]:
         """Create Custom Order.
 
@@ -1545,6 +1627,12 @@ class RawResponseOperations:
             timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
             deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
                 ``None`` uses the client's default (no overall limit unless the client sets one).
+            allow_duplicate: With a purchase journal, buy even though the journal holds a live
+                purchase with the same evidence (tag or domains); otherwise that raises
+                ``DuplicatePurchaseError`` before anything is sent.
+            exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+                purchase found on the server, re-send only when it is provably absent, else raise
+                ``OutcomeUnknownError`` with the journal entry.
 
         Returns:
             An ``APIResponse`` whose ``parsed`` is the ``CreateCustomOrderResponse``, with the
@@ -1561,6 +1649,8 @@ class RawResponseOperations:
             organization_id=organization_id,
             timeout=timeout,
             deadline=deadline,
+            allow_duplicate=allow_duplicate,
+            exactly_once=exactly_once,
             raw=True,
         )
         return cast("APIResponse[CreateCustomOrderResponse]", result)

@@ -11,7 +11,10 @@ domains across Google, Outlook and SMTP the way a user would:
 4. buy the Google and Outlook names (``buy_domains``, batches of 10) and check they arrived in
    the purchased-domain inventory (``get_purchased_domains(available=True)``);
 5. one custom order per provider (``create_custom_order``: ``provider=scaledmail`` for the
-   bought names, ``provider=buy`` for the SMTP names, each with a tag), concurrently;
+   bought names, ``provider=buy`` for the SMTP names, each with a tag), concurrently. Every
+   spend goes through a purchase journal (SQLite, in a temporary directory) with
+   ``exactly_once=True``: the fake resets the connection after applying one order, and the
+   client reconciles it by its tag instead of buying it again;
 6. redirect updates for every domain (:func:`~scaledmail_async.bulk.update_redirects`) while the
    orders are polled until active (:func:`~scaledmail_async.bulk.poll_orders`), with a rich
    progress display;
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import tempfile
 import time
 import types
 import uuid
@@ -43,6 +48,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from scaledmail_async._client import ScaledmailClient
+from scaledmail_async._journal import SQLitePurchaseJournal
 from scaledmail_async._limiter import InProcessLimiter
 from scaledmail_async._types import UNSET
 from scaledmail_async.bulk import (
@@ -339,6 +345,8 @@ async def run_demo(
             fake.faults.add("status", count=2, operation="get_order_details", status=503)
             fake.faults.add("reset_before", operation="update_domain_redirect")
             fake.faults.add("status", operation="buy_domains", status=429, retry_after=1)
+            # an order applied whose answer is lost: exactly_once reconciles it by its tag
+            fake.faults.add("reset_after", operation="create_custom_order")
         console.print(
             f"[bold]scaledmail demo[/bold]: fake Scaledmail API at {fake.base_url} "
             f"({cfg.rate_limit} requests/s per key, {cfg.critical_limit}/min for search, suggest "
@@ -346,6 +354,8 @@ async def run_demo(
             f"({', '.join(f'{n} {p}' for p, n in split.items())})."
         )
         limiter = InProcessLimiter(cfg.rate_limit, critical_limit=cfg.critical_limit)
+        journal_dir = tempfile.TemporaryDirectory(prefix="scaledmail-demo-")
+        journal = SQLitePurchaseJournal(os.path.join(journal_dir.name, "purchases.db"))
         client = ScaledmailClient(
             fake.api_key,
             base_url=fake.base_url,
@@ -353,12 +363,23 @@ async def run_demo(
             limiter=limiter,
             trace_configs=[counter.config],
             backoff_base=0.25,
+            journal=journal,
         )
         started = time.monotonic()
-        async with client:
-            with _Display(console, cfg.show_progress) as display:
-                result = await _Job(client, cfg, split, display).run()
+        try:
+            async with client:
+                with _Display(console, cfg.show_progress) as display:
+                    result = await _Job(client, cfg, split, display).run()
+            entries = await journal.entries()
+        finally:
+            await journal.aclose()
+            journal_dir.cleanup()
         elapsed = time.monotonic() - started
+        console.print(
+            f"\npurchase journal: {len(entries)} spends recorded, "
+            f"{sum(e.state == 'applied' for e in entries)} applied, "
+            f"{sum('reconciled' in e.note for e in entries)} found again by reconciliation"
+        )
         stats = fake.stats()
         purchases_applied = sum(fake.applied_count(op) for op in _SPENDING)
         summary = DemoSummary(
@@ -471,7 +492,7 @@ class _Job:
         task = self.display.phase("buy domains", len(batches))
 
         async def buy(batch: list[str]) -> None:
-            await self.client.buy_domains(body={"domains": batch})
+            await self.client.buy_domains(body={"domains": batch}, exactly_once=True)
 
         results = await map_concurrent(
             buy, batches, concurrency=2, on_progress=self.display.hook(task)
@@ -499,6 +520,7 @@ class _Job:
             response = await self.client.create_custom_order(
                 provider="buy" if provider == "smtp" else "scaledmail",
                 body=_order_body(provider, tag, names, redirect),
+                exactly_once=True,
             )
             self.result.purchases += 1
             order_id = _order_id(response) or await _find_order_by_tag(self.client, tag)

@@ -13,6 +13,7 @@ API key            ``api_key=``                ``SCALEDMAIL_API_KEY``           
 organization       ``organization_id=``        ``SCALEDMAIL_ORGANIZATION_ID``        none
 base URL           ``base_url=``               ``SCALEDMAIL_BASE_URL``               production
 shared limiter     ``limiter=``                ``SCALEDMAIL_REDIS_URL``              in-process
+purchase journal   ``journal=``                ``SCALEDMAIL_JOURNAL`` (path / URL)   none
 log output         (logging config)            ``SCALEDMAIL_LOG``                    none
 =================  ==========================  ====================================  ==========
 """
@@ -28,6 +29,7 @@ __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
+    "JOURNAL_ENV",
     "LOG_ENV",
     "ORGANIZATION_ENV",
     "REDIS_URL_ENV",
@@ -40,6 +42,7 @@ API_KEY_ENV: Final = "SCALEDMAIL_API_KEY"
 ORGANIZATION_ENV: Final = "SCALEDMAIL_ORGANIZATION_ID"
 BASE_URL_ENV: Final = "SCALEDMAIL_BASE_URL"
 REDIS_URL_ENV: Final = "SCALEDMAIL_REDIS_URL"
+JOURNAL_ENV: Final = "SCALEDMAIL_JOURNAL"
 LOG_ENV: Final = "SCALEDMAIL_LOG"
 
 #: The production API root.

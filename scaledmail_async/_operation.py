@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["Operation", "QueryParam", "RetryClass"]
+__all__ = ["Operation", "QueryParam", "Reconcile", "RetryClass"]
 
 RetryClass = Literal["safe", "pre-send-only"]
 
@@ -29,6 +29,21 @@ class QueryParam:
     #: The documented default, if any (informational: the SDK never sends a default itself).
     default: Any = None
     description: str = ""
+
+
+@attrs.frozen
+class Reconcile:
+    """How a spend is found again on the server (``x-reconcile`` in the spec).
+
+    ``by="tag"``: the order carries the body's ``field`` (a tag the client chose, or the SDK
+    minted; at most ``max_length`` characters); reconciliation lists the orders created since
+    the attempt and reads their details. ``by="domains"``: the bought names (the body's
+    ``field``) appear in the purchased domains.
+    """
+
+    by: Literal["tag", "domains"]
+    field: str
+    max_length: int | None = None
 
 
 @attrs.frozen
@@ -56,3 +71,5 @@ class Operation:
     #: Whether the client's ``organization_id`` is sent as a query parameter.
     sends_organization_id: bool
     summary: str = ""
+    #: How a spend is reconciled (``None`` for operations that spend nothing).
+    reconcile: Reconcile | None = None

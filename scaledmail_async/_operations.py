@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from scaledmail_async import models
-from scaledmail_async._operation import Operation, QueryParam
+from scaledmail_async._operation import Operation, QueryParam, Reconcile
 
 __all__ = ["OPERATIONS"]
 
@@ -55,6 +55,7 @@ OPERATIONS: dict[str, Operation] = {
         spends_money=True,
         rate_limit_group=None,
         sends_organization_id=True,
+        reconcile=Reconcile(by="tag", field="tag", max_length=None),
         summary="Buy Pre Warm Inboxes",
     ),
     "get_domains": Operation(
@@ -153,6 +154,7 @@ OPERATIONS: dict[str, Operation] = {
         spends_money=True,
         rate_limit_group="critical",
         sends_organization_id=True,
+        reconcile=Reconcile(by="domains", field="domains", max_length=None),
         summary="Buy Domains",
     ),
     "update_domain_name": Operation(
@@ -300,6 +302,7 @@ OPERATIONS: dict[str, Operation] = {
         spends_money=True,
         rate_limit_group=None,
         sends_organization_id=True,
+        reconcile=Reconcile(by="tag", field="tag", max_length=20),
         summary="Create Order",
     ),
     "create_custom_order": Operation(
@@ -330,6 +333,7 @@ OPERATIONS: dict[str, Operation] = {
         spends_money=True,
         rate_limit_group=None,
         sends_organization_id=True,
+        reconcile=Reconcile(by="tag", field="tag", max_length=20),
         summary="Create Custom Order",
     ),
     "get_pending_forms": Operation(

@@ -224,6 +224,15 @@ class Transport:
         ] = weakref.WeakKeyDictionary()
         self.closed = False
 
+    @property
+    def api_key(self) -> str:
+        """The API key (for the purchase journal's key hash and fingerprints; never shown)."""
+        return self._api_key
+
+    async def sleep(self, seconds: float) -> None:
+        """The injected ``asyncio.sleep``."""
+        await self._sleep(seconds)
+
     # -- session --------------------------------------------------------------------------
 
     def _client_timeout(self, timeout: float | None) -> aiohttp.ClientTimeout:
@@ -570,11 +579,15 @@ class Transport:
         tag: str | None = None,
         timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
         deadline: float | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> RawResult:
         """Send one call (with retries) and return the 2xx result; raise a typed error otherwise.
 
         ``retry`` is the safety class: ``"safe"`` retries transient failures; anything else is
         treated as ``"pre-send-only"``. ``deadline`` is an overall budget in seconds.
+        ``before_send`` is awaited once, after the first limiter grant and right before the
+        first byte of the request can be written (the purchase journal marks the spend sent
+        there); if it raises, nothing is sent.
         """
         clock = self._clock
         start = clock()
@@ -644,6 +657,9 @@ class Transport:
             debug = logger.isEnabledFor(logging.DEBUG)
             sent_at = clock() if debug else 0.0
             failure: BaseException | None = None
+            if before_send is not None:
+                await before_send()
+                before_send = None
             try:
                 async with session.request(
                     method,

@@ -202,6 +202,9 @@ class OutcomeUnknownError(APIError):
         super().__init__(message, method=method, url=url, operation=operation)
         self.tag = tag
         self.cause = cause
+        #: The purchase journal's entry of this spend, when a journal is configured
+        #: (``scaledmail_async.JournalEntry``): reconcile it with ``client.reconcile(entry)``.
+        self.entry: Any = None
 
 
 class ClientClosedOutcomeUnknownError(OutcomeUnknownError, ClientClosedError):

@@ -271,6 +271,9 @@ def _check_parameters(params: list[inspect.Parameter], expected: _Expected, op_i
     kinds = inspect.Parameter
     names = [p.name for p in params]
     tail = ["organization_id", "timeout", "deadline"]
+    if OPERATIONS[op_id].spends_money:
+        # the purchase journal's options, on the four spends only
+        tail += ["allow_duplicate", "exactly_once"]
     body = ["body"] if expected.body is not None else []
     assert names == (
         expected.path_params + expected.required_query + expected.optional_query + body + tail
@@ -348,6 +351,8 @@ class _Recorder:
         organization_id: str | Unset | None,
         timeout: float | None,  # noqa: ASYNC109
         deadline: float | None,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
         raw: bool,
     ) -> Any:
         self.calls.append(

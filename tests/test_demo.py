@@ -43,9 +43,10 @@ async def test_demo_provisions_everything_with_faults() -> None:
     assert summary.domains_bought == google_outlook
     assert summary.redirects_updated == 9 and summary.redirects_failed == 0
 
-    # The faults: two 503s, a reset before a redirect update, a 429 on a purchase.
-    assert summary.faults_injected == 4
-    assert summary.faults_by_kind == {"status": 3, "reset_before": 1}
+    # The faults: two 503s, a reset before a redirect update, a 429 on a purchase, and an order
+    # applied whose answer is lost (reset after): exactly_once finds it by its tag.
+    assert summary.faults_injected == 5
+    assert summary.faults_by_kind == {"status": 3, "reset_before": 1, "reset_after": 1}
     assert summary.retries >= 4
     assert summary.rate_limited >= 1
     # No spending call applied twice, although one purchase was retried after its 429.

@@ -29,12 +29,15 @@ class ExecuteClient(Protocol):
         organization_id: str | Unset | None,
         timeout: float | None,  # noqa: ASYNC109
         deadline: float | None,
+        allow_duplicate: bool = False,
+        exactly_once: bool = False,
         raw: bool,
     ) -> Any:
         """Validate, send (with retries and rate limiting) and decode one call of ``op``.
 
         ``body`` is the caller's value (a model, a mapping or ``UNSET``); ``organization_id``
         ``UNSET`` means the client's default. With ``raw=True`` the result is an
-        ``APIResponse`` wrapping the parsed value.
+        ``APIResponse`` wrapping the parsed value. ``allow_duplicate`` and ``exactly_once`` are
+        given for spends only (the purchase journal's duplicate guard and exactly-once call).
         """
         ...

@@ -231,6 +231,8 @@ async def buy_domains(
     organization_id: str | Unset | None = UNSET,
     timeout: float | None = None,  # noqa: ASYNC109
     deadline: float | None = None,
+    allow_duplicate: bool = False,
+    exactly_once: bool = False,
 ) -> BuyDomainsResponse:
     """Buy Domains.
 
@@ -251,6 +253,12 @@ async def buy_domains(
         timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
             ``None`` uses the client's default (no overall limit unless the client sets one).
+        allow_duplicate: With a purchase journal, buy even though the journal holds a live
+            purchase with the same evidence (tag or domains); otherwise that raises
+            ``DuplicatePurchaseError`` before anything is sent.
+        exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+            purchase found on the server, re-send only when it is provably absent, else raise
+            ``OutcomeUnknownError`` with the journal entry.
 
     Returns:
         The parsed ``BuyDomainsResponse``.
@@ -263,6 +271,8 @@ async def buy_domains(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        allow_duplicate=allow_duplicate,
+        exactly_once=exactly_once,
         raw=False,
     )
     return cast("BuyDomainsResponse", result)

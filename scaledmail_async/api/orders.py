@@ -172,6 +172,8 @@ async def create_order(
     organization_id: str | Unset | None = UNSET,
     timeout: float | None = None,  # noqa: ASYNC109
     deadline: float | None = None,
+    allow_duplicate: bool = False,
+    exactly_once: bool = False,
 ) -> CreateOrderResponse:
     """Create Order.
 
@@ -199,6 +201,12 @@ async def create_order(
         timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
             ``None`` uses the client's default (no overall limit unless the client sets one).
+        allow_duplicate: With a purchase journal, buy even though the journal holds a live
+            purchase with the same evidence (tag or domains); otherwise that raises
+            ``DuplicatePurchaseError`` before anything is sent.
+        exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+            purchase found on the server, re-send only when it is provably absent, else raise
+            ``OutcomeUnknownError`` with the journal entry.
 
     Returns:
         The parsed ``CreateOrderResponse``.
@@ -214,6 +222,8 @@ async def create_order(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        allow_duplicate=allow_duplicate,
+        exactly_once=exactly_once,
         raw=False,
     )
     return cast("CreateOrderResponse", result)
@@ -228,6 +238,8 @@ async def create_custom_order(
     organization_id: str | Unset | None = UNSET,
     timeout: float | None = None,  # noqa: ASYNC109
     deadline: float | None = None,
+    allow_duplicate: bool = False,
+    exactly_once: bool = False,
 ) -> CreateCustomOrderResponse:
     """Create Custom Order.
 
@@ -255,6 +267,12 @@ async def create_custom_order(
         timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
             ``None`` uses the client's default (no overall limit unless the client sets one).
+        allow_duplicate: With a purchase journal, buy even though the journal holds a live
+            purchase with the same evidence (tag or domains); otherwise that raises
+            ``DuplicatePurchaseError`` before anything is sent.
+        exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+            purchase found on the server, re-send only when it is provably absent, else raise
+            ``OutcomeUnknownError`` with the journal entry.
 
     Returns:
         The parsed ``CreateCustomOrderResponse``.
@@ -270,6 +288,8 @@ async def create_custom_order(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        allow_duplicate=allow_duplicate,
+        exactly_once=exactly_once,
         raw=False,
     )
     return cast("CreateCustomOrderResponse", result)

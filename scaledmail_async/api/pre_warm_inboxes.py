@@ -67,6 +67,8 @@ async def buy_pre_warm_inboxes(
     organization_id: str | Unset | None = UNSET,
     timeout: float | None = None,  # noqa: ASYNC109
     deadline: float | None = None,
+    allow_duplicate: bool = False,
+    exactly_once: bool = False,
 ) -> BuyPreWarmInboxesResponse:
     """Buy Pre Warm Inboxes.
 
@@ -88,6 +90,12 @@ async def buy_pre_warm_inboxes(
         timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
             ``None`` uses the client's default (no overall limit unless the client sets one).
+        allow_duplicate: With a purchase journal, buy even though the journal holds a live
+            purchase with the same evidence (tag or domains); otherwise that raises
+            ``DuplicatePurchaseError`` before anything is sent.
+        exactly_once: On an ambiguous failure, reconcile (through the journal) and return the
+            purchase found on the server, re-send only when it is provably absent, else raise
+            ``OutcomeUnknownError`` with the journal entry.
 
     Returns:
         The parsed ``BuyPreWarmInboxesResponse``.
@@ -100,6 +108,8 @@ async def buy_pre_warm_inboxes(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        allow_duplicate=allow_duplicate,
+        exactly_once=exactly_once,
         raw=False,
     )
     return cast("BuyPreWarmInboxesResponse", result)

@@ -1,0 +1,197 @@
+"""One journaled spend: its tag, its entry, and the state its outcome moves the entry to.
+
+The client calls this around the send of every spending operation when a purchase journal is
+configured (:mod:`scaledmail_async._journal` says what the journal guarantees). Which error
+means what:
+
+* a 2xx -> ``applied``, with the order or payment id of the answer when it has one; a 2xx
+  whose body cannot be read -> ``unknown`` (most likely applied, but a proxy may answer 200
+  without the API: reconciliation decides);
+* :class:`PaymentPendingError` ("subscription created but unable to charge") -> ``applied``
+  with ``payment_pending``;
+* :class:`OutcomeUnknownError` (a timeout or reset after sending, a 5xx or 408, ``aclose()``
+  mid-request) -> ``unknown``;
+* any other :class:`APIStatusError` (a 4xx, a 429 after the retries) -> ``not_applied``: the
+  API validates before it charges;
+* anything raised before the request was written (limiter or deadline timeout, a connection
+  that could not be opened, a cancellation while waiting) -> ``not_applied``; after it was
+  written -> ``unknown``.
+
+If the outcome cannot be written (the journal went away after the send), the caller still gets
+the call's own result or error; the entry stays ``pending`` with ``sent_at`` set, which
+reconciliation resolves.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from scaledmail_async._journal import (
+    EntryState,
+    JournalEntry,
+    JournalUnavailableError,
+    PurchaseJournal,
+    fingerprint,
+    key_id,
+    new_entry,
+)
+from scaledmail_async._operation import Operation
+from scaledmail_async.errors import (
+    APIStatusError,
+    OutcomeUnknownError,
+    PaymentPendingError,
+    ResponseDecodeError,
+)
+
+__all__ = ["JournaledSpend", "domains_of", "mint_tag", "order_id_of"]
+
+logger = logging.getLogger("scaledmail_async")
+
+#: The id fields of the spends' (undocumented) answers, most specific first.
+_ID_FIELDS = ("payment_id", "order_id", "id", "subscription_id")
+
+
+def mint_tag() -> str:
+    """A unique order tag: ``sm-`` and 12 base32 characters of a UUID4 (15 characters, inside
+    the documented 20-character limit; botocore mints idempotency tokens the same way)."""
+    raw = base64.b32encode(uuid.uuid4().bytes).decode("ascii").lower()
+    return "sm-" + raw[:12]
+
+
+def domains_of(wire: Any) -> tuple[str, ...]:
+    """The domain names a spend's JSON body names: every ``domain`` value and every string in a
+    ``domains`` list, at any depth (lowercase, first occurrence order)."""
+    found: dict[str, None] = {}
+    stack: list[Any] = [wire]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key == "domain" and isinstance(value, str) and value.strip():
+                    found.setdefault(value.strip().lower(), None)
+                elif key == "domains" and isinstance(value, list):
+                    for item in value:
+                        if isinstance(item, str) and item.strip():
+                            found.setdefault(item.strip().lower(), None)
+                        else:
+                            stack.append(item)
+                elif isinstance(value, Mapping | list):
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+    return tuple(found)
+
+
+def order_id_of(body: Any) -> str | None:
+    """The order or payment id of a spend's answer, when it has one."""
+    if isinstance(body, Mapping):
+        for name in _ID_FIELDS:
+            value = body.get(name)
+            if isinstance(value, str) and value:
+                return value
+        data = body.get("data")
+        if isinstance(data, Mapping):
+            return order_id_of(data)
+    return None
+
+
+class JournaledSpend:
+    """The journal's view of one spending call: claim, mark sent, record the outcome."""
+
+    def __init__(
+        self,
+        journal: PurchaseJournal,
+        op: Operation,
+        *,
+        api_key: str,
+        wire: Any,
+        tag: str | None,
+        organization_id: str | None,
+    ) -> None:
+        self.journal = journal
+        self.operation = op.operation_id
+        self.entry: JournalEntry = new_entry(
+            operation=op.operation_id,
+            tag=tag,
+            domains=domains_of(wire),
+            fingerprint=fingerprint(api_key, op.operation_id, wire),
+            key_id=key_id(api_key),
+            organization_id=organization_id,
+        )
+        #: Whether the request may have been written (``mark_sent`` succeeded).
+        self.sent = False
+
+    async def claim(self, *, allow_duplicate: bool) -> None:
+        """Write the ``pending`` entry; raises DuplicatePurchaseError / JournalUnavailableError
+        (nothing sent either way)."""
+        self.entry = await self.journal.claim(self.entry, allow_duplicate=allow_duplicate)
+
+    async def mark_sent(self) -> None:
+        """The transport's ``before_send``: record that the request is about to be written."""
+        if not await self.journal.mark_sent(self.entry.id, time.time()):
+            raise JournalUnavailableError(
+                f"{self.operation}: not sent: journal entry {self.entry.id} was resolved by "
+                "another process (a reconciliation) before the request left; call again"
+            )
+        self.sent = True
+
+    async def applied(self, body: Any) -> None:
+        """Record a 2xx answer."""
+        await self._record("applied", order_id=order_id_of(body), note="the server accepted it")
+
+    async def failed(self, exc: BaseException) -> None:
+        """Record the state ``exc`` proves (see the module docstring)."""
+        state: EntryState
+        payment_pending = False
+        order_id = None
+        if isinstance(exc, PaymentPendingError):
+            state, payment_pending = "applied", True
+            order_id = order_id_of(exc.body)
+        elif isinstance(exc, ResponseDecodeError | OutcomeUnknownError):
+            # A 2xx whose body could not be read most likely went through, but something between
+            # (a proxy, a captive portal) may answer 200 without the API: reconciliation decides.
+            state = "unknown"
+        elif isinstance(exc, APIStatusError) and exc.status_code < 500:
+            state = "not_applied"
+        else:
+            state = "unknown" if self.sent else "not_applied"
+        await self._record(
+            state,
+            order_id=order_id,
+            payment_pending=payment_pending,
+            note=f"{type(exc).__name__}"
+            + (f" (HTTP {exc.status_code})" if isinstance(exc, APIStatusError) else ""),
+        )
+        if isinstance(exc, OutcomeUnknownError):
+            exc.entry = self.entry
+
+    async def _record(
+        self,
+        state: EntryState,
+        *,
+        order_id: str | None = None,
+        payment_pending: bool = False,
+        note: str = "",
+    ) -> None:
+        try:
+            self.entry = await self.journal.resolve(
+                self.entry.id,
+                state,
+                order_id=order_id,
+                payment_pending=payment_pending,
+                note=note,
+            )
+        except Exception as exc:  # the call's own result matters more; reconcile resolves it
+            logger.warning(
+                "%s: could not record the outcome %s in the purchase journal (%s); entry %s "
+                "stays pending: run reconcile_pending() once the journal is back",
+                self.operation,
+                state,
+                type(exc).__name__,
+                self.entry.id,
+            )
