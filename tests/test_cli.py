@@ -25,8 +25,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from scaledmail_async import errors
-from scaledmail_async._cli_app import build_cli
-from scaledmail_async._cli_errors import (
+from scaledmail_async._operations import OPERATIONS
+from scaledmail_async.cli._app import build_cli
+from scaledmail_async.cli._errors import (
     EXIT_API_STATUS,
     EXIT_AUTH,
     EXIT_CONNECTION,
@@ -39,7 +40,6 @@ from scaledmail_async._cli_errors import (
     describe_error,
     exit_code_for,
 )
-from scaledmail_async._operations import OPERATIONS
 from scaledmail_async.testing import FakeScaledmail
 
 T = TypeVar("T")
@@ -496,7 +496,7 @@ def test_missing_extra_exits_2_naming_it() -> None:
 def test_spending_asks_for_confirmation_on_a_terminal(
     run: Invoke, server: ThreadedFake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("scaledmail_async._cli_app._stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("scaledmail_async.cli._cmd_operations._stdin_is_terminal", lambda: True)
     names = _available_names(server, 1, "cliask")
     body = json.dumps({"domains": names})
     before = _count(server, "buy_domains")

@@ -23,10 +23,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-import scaledmail_async._cli_commands as cli_commands
+import scaledmail_async.cli._cmd_purchases as cli_commands
 from scaledmail_async import ScaledmailClient
-from scaledmail_async._cli_app import build_cli
-from scaledmail_async._cli_errors import EXIT_OK, EXIT_OUTCOME_UNKNOWN, EXIT_USAGE
 from scaledmail_async._journal import (
     JournalEntry,
     SQLitePurchaseJournal,
@@ -34,6 +32,8 @@ from scaledmail_async._journal import (
     key_id,
     new_entry,
 )
+from scaledmail_async.cli._app import build_cli
+from scaledmail_async.cli._errors import EXIT_OK, EXIT_OUTCOME_UNKNOWN, EXIT_USAGE
 from scaledmail_async.testing import FakeScaledmail
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ import attrs
 import pytest
 from rich.console import Console
 
-from scaledmail_async._demo import DemoCheckError, DemoConfig, DemoSummary, run_demo
+from scaledmail_async.cli._demo import DemoCheckError, DemoConfig, DemoSummary, run_demo
 
 SHORT = DemoConfig(
     domains=9,

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from scaledmail_async import ScaledmailClient
-from scaledmail_async._cli_app import build_cli
+from scaledmail_async.cli._app import build_cli
 from scaledmail_async.errors import NotFoundError
 from scaledmail_async.testing import FakeOptions, FakeScaledmail
 

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from scaledmail_async import ConfigurationError, ScaledmailClient
-from scaledmail_async._cli_app import build_cli
 from scaledmail_async._env import DEFAULT_BASE_URL, resolve
+from scaledmail_async.cli._app import build_cli
 from scaledmail_async.testing import FakeScaledmail
 
 

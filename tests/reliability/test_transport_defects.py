@@ -38,11 +38,11 @@ from reliability_helpers import BlockedAcceptServer, SleepRecorder, new_key
 
 import scaledmail_async._client as client_module
 from scaledmail_async import errors
-from scaledmail_async._cli_app import build_cli
-from scaledmail_async._cli_errors import EXIT_API_STATUS, EXIT_OUTCOME_UNKNOWN
 from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._limiter import RateLimiter
 from scaledmail_async._retry import parse_retry_after
+from scaledmail_async.cli._app import build_cli
+from scaledmail_async.cli._errors import EXIT_API_STATUS, EXIT_OUTCOME_UNKNOWN
 
 #: Generous bound for "does not hang" (the calls below take milliseconds when they work).
 HANG = 10.0
