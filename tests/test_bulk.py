@@ -13,6 +13,7 @@ import pytest
 
 from scaledmail_async import bulk
 from scaledmail_async._client import ScaledmailClient
+from scaledmail_async._types import UNSET, Unset
 from scaledmail_async.bulk import (
     PollEvent,
     PollTimeout,
@@ -671,6 +672,11 @@ async def test_iter_suggested_domains_without_total_pages() -> None:
 
 
 class _Page:
+    """A suggest-domains page without ``total_pages`` or ``limit`` (both not sent: ``UNSET``)."""
+
+    total_pages: int | Unset = UNSET
+    limit: int | Unset = UNSET
+
     def __init__(self, domains: list[_Avail]) -> None:
         self.domains = domains
 

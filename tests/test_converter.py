@@ -19,15 +19,14 @@ from codegen import DEFAULT_SPEC
 from scaledmail_async import _client as client_module
 from scaledmail_async._converter import (
     _FAST_PATHS,
-    MODEL_CLASSES,
     converter,
     strict_converter,
     structure,
-    structure_error_path,
-    structure_errors,
     unstructure,
 )
+from scaledmail_async._model_types import MODEL_CLASSES
 from scaledmail_async._operations import OPERATIONS
+from scaledmail_async._structure_errors import structure_error_path, structure_errors
 from scaledmail_async._types import UNSET
 from scaledmail_async.models import (
     AvailabilityStatus,
@@ -255,6 +254,7 @@ from scaledmail_async.models import OrderDetails, PreWarmInboxes, DomainAvailabi
 def refuse(*args, **kwargs):
     raise AssertionError("a hook was generated after import")
 
+_ = c.strict_converter  # built on first use (not at import), with every hook, like the lenient one
 c.make_dict_structure_fn = c.make_dict_unstructure_fn = refuse
 order, pre_warm = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 for strict in (False, True):
@@ -275,7 +275,9 @@ print("ok", len(c.MODEL_CLASSES))
 def test_every_hook_is_built_at_import() -> None:
     """Structuring and unstructuring never generate a hook on the request path.
 
-    Runs in a fresh interpreter so that no earlier test has already built a hook lazily.
+    The lenient converter builds every hook at import, the strict one (for tests) when it is
+    first used. Runs in a fresh interpreter so that no earlier test has already built a hook
+    lazily.
     """
     result = subprocess.run(
         [sys.executable, "-c", _NO_LAZY_HOOKS, json.dumps(ORDER), json.dumps(PRE_WARM)],
@@ -286,6 +288,25 @@ def test_every_hook_is_built_at_import() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ok", str(len(MODEL_CLASSES))]
     assert len(MODEL_CLASSES) > 50
+
+
+_LAZY_STRICT = """
+import scaledmail_async
+import scaledmail_async._converter as c
+from scaledmail_async.models import Domain
+
+print(c._strict_converter.cache_info().currsize)
+c.structure({"id": "recDm", "domain": "a.com"}, Domain, strict=True)
+print(c._strict_converter.cache_info().currsize, c.strict_converter is c._strict_converter())
+"""
+
+
+def test_the_strict_converter_is_built_on_first_use_not_at_import() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _LAZY_STRICT], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "1", "True"]
 
 
 def test_enum_members_and_statuses() -> None:

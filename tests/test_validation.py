@@ -12,8 +12,11 @@ import cattrs
 import pytest
 from aioresponses import aioresponses
 
+from scaledmail_async import _schema_check as sc
 from scaledmail_async import _validation as v
 from scaledmail_async._client import ScaledmailClient
+from scaledmail_async._conform import NotExact, conformer
+from scaledmail_async._converter import structure, unstructure
 from scaledmail_async._operation import Operation
 from scaledmail_async._operations import OPERATIONS
 from scaledmail_async._schemas import (
@@ -70,12 +73,12 @@ def _custom(providers: dict[str, Any], **extra: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _compile(schema: Any, components: Mapping[str, Any] | None = None) -> v.Check:
-    return v.SchemaCompiler(components or {}).compile(schema)
+def _compile(schema: Any, components: Mapping[str, Any] | None = None) -> sc.Check:
+    return sc.SchemaCompiler(components or {}).compile(schema)
 
 
-def _path_of(check: v.Check, value: Any) -> tuple[str, str]:
-    with pytest.raises(v._Invalid) as info:
+def _path_of(check: sc.Check, value: Any) -> tuple[str, str]:
+    with pytest.raises(sc.Invalid) as info:
         check(value)
     return info.value.path("$"), info.value.message
 
@@ -89,17 +92,17 @@ def test_schema_types_and_null_unions() -> None:
     integer(2)
     integer(2.0)  # 2.0 is an integer in JSON Schema
     for bad in (True, 2.5, "2"):
-        with pytest.raises(v._Invalid):
+        with pytest.raises(sc.Invalid):
             integer(bad)
     number = _compile({"type": "number"})
     number(1)
     number(1.5)
     for bad in (False, float("nan"), float("inf"), "1"):
-        with pytest.raises(v._Invalid):
+        with pytest.raises(sc.Invalid):
             number(bad)
     boolean = _compile({"type": "boolean"})
     boolean(False)
-    with pytest.raises(v._Invalid):
+    with pytest.raises(sc.Invalid):
         boolean(0)
     nullable = _compile({"type": "string", "nullable": True})
     nullable(None)
@@ -160,18 +163,18 @@ def test_schema_arrays_strings_numbers_enums() -> None:
     assert _path_of(nums, 100.5) == ("$", "must be <= 100, got 100.5")
     assert _path_of(nums, 0.3)[1] == "must be a multiple of 0.5"
     old_style = _compile({"type": "integer", "minimum": 1, "exclusiveMinimum": True})
-    with pytest.raises(v._Invalid):
+    with pytest.raises(sc.Invalid):
         old_style(1)
     old_style(2)
     enum = _compile({"enum": ["a", 1, None]})
     enum("a")
     enum(1.0)
     enum(None)
-    with pytest.raises(v._Invalid):
+    with pytest.raises(sc.Invalid):
         enum(True)
     assert _path_of(enum, "b")[1] == "must be one of 'a', 1, None; got 'b'"
     const = _compile({"const": "x"})
-    with pytest.raises(v._Invalid):
+    with pytest.raises(sc.Invalid):
         const("y")
 
 
@@ -207,13 +210,13 @@ def test_schema_refs_recursive_and_combinators() -> None:
         {"allOf": [{"$ref": "#/components/schemas/Str"}, {"maxLength": 2}]}, components
     )
     every("ab")
-    with pytest.raises(v._Invalid):
+    with pytest.raises(sc.Invalid):
         every("")
-    with pytest.raises(v._Invalid):
+    with pytest.raises(sc.Invalid):
         every("abc")
     negated = _compile({"not": {"type": "string"}})
     negated(1)
-    with pytest.raises(v._Invalid):
+    with pytest.raises(sc.Invalid):
         negated("x")
     with pytest.raises(ValueError, match="unsupported"):
         _compile({"$ref": "other.yaml#/X"})
@@ -223,11 +226,11 @@ def test_the_spec_uses_only_the_supported_subset() -> None:
     schemas: list[Any] = list(COMPONENT_SCHEMAS.values())
     schemas += list(REQUEST_BODY_SCHEMAS.values())
     schemas += [s for params in QUERY_PARAMETER_SCHEMAS.values() for s in params.values()]
-    found = v.unsupported_keywords(schemas)
+    found = sc.unsupported_keywords(schemas)
     # A non-empty set means the spec uses a keyword the checker would silently skip, or a YAML
     # flow mapping whose unquoted description contains ", " (split into junk keys).
     assert found == set(), f"keywords outside the validator's subset: {sorted(found)}"
-    assert v.unsupported_keywords([{"patternProperties": {}}]) == {"patternProperties"}
+    assert sc.unsupported_keywords([{"patternProperties": {}}]) == {"patternProperties"}
 
 
 def test_every_body_schema_is_precompiled() -> None:
@@ -767,3 +770,59 @@ async def test_a_valid_call_sends_the_wire_json(mocked: aioresponses, api_key: s
     assert key[1].query["organization_id"] == "recOrg"
     sent = calls[0].kwargs.get("data")
     assert json.loads(sent) == body
+
+
+# --------------------------------------------------------------------------------------------
+# A mapping body in its model's wire form: the conformer gives what the converter gives
+# --------------------------------------------------------------------------------------------
+
+_CONFORM_BODIES: list[tuple[str, dict[str, Any]]] = [
+    ("search_domains", {"x-note": 1, "domains": ["a.com", "b.com"]}),
+    ("suggest_domains", {"tlds": [".com"], "domain": "harbor"}),
+    ("calculate_package", {"tier": "low", "volume": 2.0, "providers": ["google", "other"]}),
+    (
+        "calculate_package",
+        {
+            "volume": 3,
+            "providers": ["google", "smtp"],
+            "distribution": {"smtp": 40, "google": 60.0},
+        },
+    ),
+    (
+        "create_custom_order",
+        {
+            "sequencer": {"password": "p", "username": "u", "provider": "s", "extra": [1]},
+            "providers": {
+                "google": {"mailboxes_per_domain": 2.0, "domains": [_named("a.com")]},
+                "zz": {"domains": []},
+            },
+            "tag": "t",
+        },
+    ),
+    ("create_order", {"domains": [{"aliases": [], "domain": "a.com"}], "quantity": 1}),
+]
+
+
+@pytest.mark.parametrize(("op_id", "body"), _CONFORM_BODIES)
+def test_a_mapping_body_gets_the_wire_form_of_its_model(op_id: str, body: dict[str, Any]) -> None:
+    """Declared keys in the model's order after undeclared ones, ``2.0`` as ``2`` for an integer:
+    exactly the converter's ``unstructure(structure(body))``, key order included."""
+    request_type = OPERATIONS[op_id].request_type
+    assert request_type is not None
+    conform = conformer(request_type)
+    assert conform is not None
+    expected = unstructure(structure(body, request_type))
+    got = conform(body)
+    assert json.dumps(got) == json.dumps(expected)
+
+
+def test_a_value_not_exactly_of_its_json_type_is_left_to_the_converter() -> None:
+    class Name(str):
+        pass
+
+    conform = conformer(SearchDomainsRequest)
+    assert conform is not None
+    for body in ({"domains": [Name("a.com")]}, {}, {"domains": ("a.com",)}, {"domains": [None]}):
+        with pytest.raises(NotExact):
+            conform(body)
+    assert conformer(_Local) is None  # not a generated model: always the converter

@@ -1,20 +1,14 @@
-"""Bulk helpers: the loops users write by hand around the Scaledmail API.
+"""Watching many orders until they are provisioned: :func:`poll_orders` and its parts.
 
-- :func:`search_domains_all`: availability of any number of names (batches of the documented 10).
-- :func:`iter_suggested_domains`: every page of suggest-domains as one async iterator.
-- :func:`poll_orders`: watch many orders until they are provisioned, sharing the rate limit fairly.
-- :func:`map_concurrent`: bounded-concurrency map with per-item results (never fails the batch).
-- :func:`update_redirects` and :func:`inventory`: built on :func:`map_concurrent`.
+:func:`poll_orders` returns an :class:`OrderPoller`, an async iterator of :class:`PollEvent` s
+(an order first seen, a status change, a failed poll, an order done) that ends when every order
+is done or at the timeout (:class:`PollTimeout`). Orders wait in one round-robin queue served by
+a fixed pool of worker coroutines, so they share the client's rate limit fairly whatever its
+pace, each polled at most once per interval (plus jitter), with change detection by a small
+fingerprint per order. :func:`order_is_active` is the default "done" test.
 
-Every helper goes through the client's methods, so the client's limiter (5 requests/second, and
-15/minute for the "critical" domain operations), retries and validation apply unchanged; the
-helpers add no pacing of their own beyond polling intervals. Each takes ``on_progress(done,
-total)``, called after each unit of work, for progress bars.
-
-Why hand-written: the bounded pool is a fixed set of worker coroutines pulling from one iterator
-(a few lines of asyncio; ``aiostream``/``asyncio-pool`` would be a new runtime dependency), and
-nothing off the shelf polls a changing set of ids round-robin through a shared rate limiter with
-per-id intervals, change detection and a deadline.
+Why hand-written: nothing off the shelf polls a changing set of ids round-robin through a shared
+rate limiter with per-id intervals, change detection and a deadline.
 """
 
 from __future__ import annotations
@@ -22,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import attrs
 
 from scaledmail_async._lanes import Priority, check_priority
 from scaledmail_async._lanes import priority as lane_scope
 from scaledmail_async._types import UNSET, Unset
-from scaledmail_async._validation import body_property_schema
+from scaledmail_async.bulk._common import ProgressHook, listed, org_kwargs
 from scaledmail_async.errors import (
     APIStatusError,
     ClientClosedError,
@@ -40,297 +34,17 @@ from scaledmail_async.errors import (
 
 if TYPE_CHECKING:
     from scaledmail_async._client import ScaledmailClient
-    from scaledmail_async.models import (
-        Domain,
-        DomainAvailability,
-        Mailbox,
-        OrderDetails,
-        Organization,
-        PurchasedDomain,
-        UpdateDomainRedirectResponse,
-    )
+    from scaledmail_async.models import OrderDetails
 
-__all__ = [
-    "DomainSearchResults",
-    "Inventory",
-    "InventoryError",
-    "OrderPoller",
-    "PollEvent",
-    "PollTimeout",
-    "ProgressHook",
-    "Result",
-    "inventory",
-    "iter_suggested_domains",
-    "map_concurrent",
-    "order_is_active",
-    "poll_orders",
-    "search_domains_all",
-    "update_redirects",
-]
+__all__ = ["OrderPoller", "PollEvent", "PollTimeout", "order_is_active", "poll_orders"]
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-ProgressHook = Callable[[int, int], None]
-"""``on_progress(done, total)``: called after each unit of work (a call, a batch, an order)."""
-
-
-def _org_kwargs(organization_id: str | Unset | None) -> dict[str, Any]:
-    return {} if organization_id is UNSET else {"organization_id": organization_id}
-
-
-def _items(value: Any) -> list[Any]:
-    """A model list attribute as a list (``UNSET``/``None`` -> empty)."""
-    return list(value) if isinstance(value, (list, tuple)) else []
-
-
-# --------------------------------------------------------------------------------------------
-# map_concurrent
-# --------------------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class Result(Generic[T, R]):
-    """The outcome of one item of a bulk call: ``value`` on success, ``error`` on failure."""
-
-    item: T
-    value: R | None = None
-    error: Exception | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the call for this item succeeded."""
-        return self.error is None
-
-    @property
-    def exception(self) -> Exception | None:
-        """The item's exception (an alias of :attr:`error`), or ``None`` on success."""
-        return self.error
-
-    def unwrap(self) -> R:
-        """The value, or raise the item's error."""
-        if self.error is not None:
-            raise self.error
-        return cast(R, self.value)
-
-
-async def map_concurrent(
-    fn: Callable[[T], Awaitable[R]],
-    items: Iterable[T],
-    *,
-    concurrency: int = 8,
-    on_progress: ProgressHook | None = None,
-    priority: Priority = "bulk",
-) -> list[Result[T, R]]:
-    """Run ``await fn(item)`` for every item, at most ``concurrency`` at a time.
-
-    Returns one :class:`Result` per item, in input order. An exception raised by ``fn`` is kept
-    in that item's result and never fails the batch. A fixed pool of ``concurrency`` worker
-    coroutines pulls items from one iterator (not a task per item), so memory stays flat for large
-    inputs. Cancelling the caller cancels the workers and waits for them; ``CancelledError``,
-    ``KeyboardInterrupt`` and ``SystemExit`` are never captured. An exception raised by
-    ``on_progress`` stops the batch and propagates.
-
-    The calls ``fn`` makes through a client run in the ``priority`` lane (default ``"bulk"``:
-    the key's interactive calls are served first; see :func:`scaledmail_async.priority`), unless
-    ``fn`` chooses its own.
-    """
-    lane = check_priority(priority)
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-    seq = list(items)
-    total = len(seq)
-    results: list[Result[T, R] | None] = [None] * total
-    pending = iter(enumerate(seq))
-    done = 0
-
-    async def worker() -> None:
-        nonlocal done
-        for index, item in pending:
-            try:
-                value = await fn(item)
-            except Exception as exc:
-                results[index] = Result(item=item, error=exc)
-            else:
-                results[index] = Result(item=item, value=value)
-            done += 1
-            if on_progress is not None:
-                on_progress(done, total)
-
-    with lane_scope(lane):  # the workers' context, copied at creation, carries the lane
-        workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, total))]
-    try:
-        await asyncio.gather(*workers)
-    except BaseException:
-        for w in workers:
-            w.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        raise
-    return cast(list[Result[T, R]], results)
-
-
-# --------------------------------------------------------------------------------------------
-# Domain search / suggestions
-# --------------------------------------------------------------------------------------------
-
-
-def _domain_key(name: str) -> str:
-    return name.strip().rstrip(".").casefold()
-
-
-class DomainSearchResults(list["DomainAvailability"]):
-    """The results of :func:`search_domains_all`: a list in input order, plus what did not match.
-
-    ``missing``: input names the server returned no result for (they are not in the list).
-    ``extra``: results the server returned for names that were not asked (kept, not dropped).
-    """
-
-    def __init__(
-        self,
-        found: Iterable[DomainAvailability] = (),
-        *,
-        missing: Sequence[str] = (),
-        extra: Sequence[DomainAvailability] = (),
-    ) -> None:
-        super().__init__(found)
-        self.missing: list[str] = list(missing)
-        self.extra: list[DomainAvailability] = list(extra)
-
-
-def _search_batch_cap() -> int:
-    """The spec's ``maxItems`` of ``search_domains``' ``domains`` (10 in the docs, §3.7)."""
-    cap = body_property_schema("search_domains", "domains").get("maxItems")
-    return cap if isinstance(cap, int) and cap > 0 else 10
-
-
-_SEARCH_BATCH_CAP: Final = _search_batch_cap()
-
-
-async def search_domains_all(
-    client: ScaledmailClient,
-    names: Iterable[str],
-    *,
-    batch_size: int = _SEARCH_BATCH_CAP,
-    on_progress: ProgressHook | None = None,
-    organization_id: str | Unset | None = UNSET,
-    priority: Priority = "bulk",
-) -> DomainSearchResults:
-    """Availability and price of any number of domain names.
-
-    Names are de-duplicated (case-insensitively, surrounding spaces and a trailing dot ignored;
-    the first spelling is sent), split into batches of ``batch_size`` (at most the documented 10
-    per request) and searched one batch after the other through ``client.search_domains``: the
-    client's limiter enforces the 15-per-minute "critical" group, so 25 names make 3 requests.
-
-    Returns the results in input order, matched by domain name case-insensitively. Names the
-    server returned nothing for are listed in ``result.missing`` (and absent from the list);
-    results for names that were not asked are kept in ``result.extra``. A failing batch raises
-    (after the client's own retries); blank names raise :class:`RequestValidationError` before any
-    request. ``on_progress(names_done, names_total)`` is called after each batch.
-    ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
-    e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
-    """
-    lane = check_priority(priority)
-    if not 1 <= batch_size <= _SEARCH_BATCH_CAP:
-        raise ValueError(f"batch_size must be between 1 and {_SEARCH_BATCH_CAP}, got {batch_size}")
-    unique: dict[str, str] = {}
-    for i, name in enumerate(names):
-        if not isinstance(name, str) or not name.strip():
-            raise RequestValidationError(
-                "must be a non-blank domain name", field=f"names[{i}]", operation="search_domains"
-            )
-        unique.setdefault(_domain_key(name), name.strip())
-    wanted = list(unique.values())
-    total = len(wanted)
-    found: dict[str, DomainAvailability] = {}
-    extra: list[DomainAvailability] = []
-    kwargs = _org_kwargs(organization_id)
-    for start in range(0, total, batch_size):
-        batch = wanted[start : start + batch_size]
-        with lane_scope(lane):
-            response = await client.search_domains(body={"domains": batch}, **kwargs)
-        for result in _items(response):
-            domain = getattr(result, "domain", None)
-            key = _domain_key(domain) if isinstance(domain, str) else None
-            if key is not None and key in unique and key not in found:
-                found[key] = result
-            else:
-                extra.append(result)
-        if on_progress is not None:
-            on_progress(min(start + batch_size, total), total)
-    ordered = [found[k] for k in unique if k in found]
-    missing = [unique[k] for k in unique if k not in found]
-    return DomainSearchResults(ordered, missing=missing, extra=extra)
-
-
-async def iter_suggested_domains(
-    client: ScaledmailClient,
-    keyword: str,
-    *,
-    tlds: Sequence[str] | Unset = UNSET,
-    limit: int = 50,
-    max_pages: int | None = None,
-    on_progress: ProgressHook | None = None,
-    organization_id: str | Unset | None = UNSET,
-    priority: Priority = "bulk",
-) -> AsyncIterator[DomainAvailability]:
-    """Every suggestion for ``keyword``, walking the pages of ``client.suggest_domains``.
-
-    Requests page 1, 2, ... with ``limit`` results per page (the server caps it at 50) and yields
-    each item, stopping after page ``total_pages``, on an empty page, on a short page when the
-    server gives no ``total_pages``, or after ``max_pages`` pages. Each page is one "critical"
-    request (15 per minute, paced by the client's limiter). ``on_progress(pages_done,
-    pages_total)`` is called after each page is fetched (``pages_total`` is the server's
-    ``total_pages``, capped by ``max_pages``; the pages done so far when the server gives none).
-    ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
-    e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
-    The lane is set around each request only: the caller's own calls between pages keep theirs.
-    """
-    lane = check_priority(priority)
-    if max_pages is not None and max_pages < 1:
-        raise ValueError(f"max_pages must be >= 1, got {max_pages}")
-    body: dict[str, Any] = {"domain": keyword}
-    if tlds is not UNSET:
-        body["tlds"] = list(tlds)
-    kwargs = _org_kwargs(organization_id)
-    page = 1
-    while True:
-        with lane_scope(lane):
-            response = await client.suggest_domains(body=body, page=page, limit=limit, **kwargs)
-        items = _items(getattr(response, "domains", None))
-        raw_total = getattr(response, "total_pages", None)
-        total_pages = raw_total if type(raw_total) is int else None
-        if on_progress is not None:
-            pages_total = page if total_pages is None else max(total_pages, page)
-            if max_pages is not None:
-                pages_total = min(pages_total, max_pages)
-            on_progress(page, pages_total)
-        for item in items:
-            yield item
-        if not items:
-            return
-        if total_pages is not None:
-            if page >= total_pages:
-                return
-        else:
-            per_page = getattr(response, "limit", None)
-            if len(items) < (per_page if isinstance(per_page, int) and per_page > 0 else limit):
-                return
-        if max_pages is not None and page >= max_pages:
-            return
-        page += 1
-
-
-# --------------------------------------------------------------------------------------------
-# poll_orders
-# --------------------------------------------------------------------------------------------
 
 _ACTIVE: Final = "active"
 _CANCELLED: Final = frozenset({"cancelled", "canceled"})
 _ALL_CHANGES: Final = frozenset({"status", "packages", "domains"})
 
 
-def _norm(value: Any) -> str:
+def _norm(value: object) -> str:
     """A status for comparison: ``UNSET``/``None`` -> ``""``, else stripped and case-folded."""
     if value is None or value is UNSET:
         return ""
@@ -342,18 +56,20 @@ def order_is_active(details: OrderDetails) -> bool:
 
     True when the order's status is ``Active``, it lists at least one package, and every package
     and every package domain has status ``Active`` (compared case-insensitively). A domain status
-    of ``""`` means "not yet" (docs §3.15), so it is not done.
+    of ``""`` means "not yet" (Get Order Details,
+    https://api.scaledmail.com/get-order-details-23663823e0; ``OrderDomain`` in
+    ``openapi/scaledmail.yaml``), so it is not done.
     """
     if _norm(details.status) != _ACTIVE:
         return False
-    packages = _items(details.packages)
+    packages = listed(details.packages)
     if not packages:
         return False
     for package in packages:
-        if _norm(getattr(package, "status", None)) != _ACTIVE:
+        if _norm(package.status) != _ACTIVE:
             return False
-        for domain in _items(getattr(package, "domains", None)):
-            if _norm(getattr(domain, "status", None)) != _ACTIVE:
+        for domain in listed(package.domains):
+            if _norm(domain.status) != _ACTIVE:
                 return False
     return True
 
@@ -361,18 +77,18 @@ def order_is_active(details: OrderDetails) -> bool:
 _Fingerprint = tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
 
 
-def _fingerprint(details: Any) -> _Fingerprint:
+def _fingerprint(details: OrderDetails) -> _Fingerprint:
+    """What :func:`poll_orders` compares between two polls: the statuses of the order, of each
+    package and of each package domain (keyed by id, else by position)."""
     packages: list[tuple[str, str]] = []
     domains: list[tuple[str, str]] = []
-    for i, package in enumerate(_items(getattr(details, "packages", None))):
-        pid = getattr(package, "id", None)
-        pkey = pid if isinstance(pid, str) and pid else f"#{i}"
-        packages.append((pkey, _norm(getattr(package, "status", None))))
-        for j, domain in enumerate(_items(getattr(package, "domains", None))):
-            did = getattr(domain, "id", None) or getattr(domain, "name", None)
-            dkey = did if isinstance(did, str) and did else f"{pkey}#{j}"
-            domains.append((dkey, _norm(getattr(domain, "status", None))))
-    return (_norm(getattr(details, "status", None)), tuple(packages), tuple(domains))
+    for i, package in enumerate(listed(details.packages)):
+        pkey = package.id or f"#{i}"
+        packages.append((pkey, _norm(package.status)))
+        for j, domain in enumerate(listed(package.domains)):
+            dkey = domain.id or domain.name or f"{pkey}#{j}"
+            domains.append((dkey, _norm(domain.status)))
+    return (_norm(details.status), tuple(packages), tuple(domains))
 
 
 @attrs.frozen
@@ -500,7 +216,7 @@ class _PollRun:
         self.max_errors = max_errors
         self.on_progress = on_progress
         self.raise_on_timeout = raise_on_timeout
-        self.kwargs = _org_kwargs(organization_id)
+        self.kwargs = org_kwargs(organization_id)
         self.completed: list[str] = []
         self.cancelled: list[str] = []
         self.failed: dict[str, Exception] = {}
@@ -867,169 +583,3 @@ def poll_orders(
         lane=lane,
     )
     return OrderPoller(run)
-
-
-# --------------------------------------------------------------------------------------------
-# update_redirects / inventory
-# --------------------------------------------------------------------------------------------
-
-
-async def update_redirects(
-    client: ScaledmailClient,
-    redirects: Mapping[str, str],
-    *,
-    concurrency: int = 4,
-    on_progress: ProgressHook | None = None,
-    organization_id: str | Unset | None = UNSET,
-    priority: Priority = "bulk",
-) -> list[Result[str, UpdateDomainRedirectResponse]]:
-    """Request a redirect change for many domains: ``{domain: new_redirect}``.
-
-    Calls ``client.update_domain_redirect(domain, body={"new_redirect": redirect})`` per domain
-    with bounded concurrency (:func:`map_concurrent`) and returns one :class:`Result` per domain
-    (``result.item`` is the domain), in the mapping's order. A failing domain (unknown domain, a
-    change already in progress, invalid input) is reported in its result; the others go on. An
-    empty string removes the redirect (observed live, docs §3.11).
-    ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
-    e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
-    """
-    lane = check_priority(priority)
-    kwargs = _org_kwargs(organization_id)
-
-    async def one(domain: str) -> UpdateDomainRedirectResponse:
-        return await client.update_domain_redirect(
-            domain, body={"new_redirect": redirects[domain]}, **kwargs
-        )
-
-    return await map_concurrent(
-        one, list(redirects), concurrency=concurrency, on_progress=on_progress, priority=lane
-    )
-
-
-@attrs.frozen
-class InventoryError:
-    """One call of :func:`inventory` that failed: which operation, for which org/domain, why."""
-
-    operation: str
-    organization_id: str | None
-    domain_id: str | None
-    error: Exception
-
-
-@attrs.define(kw_only=True)
-class Inventory:
-    """Everything :func:`inventory` found.
-
-    ``purchased_domains`` and ``domains`` are keyed by organization id, ``mailboxes`` by domain id
-    (the ``id`` of ``get_domains`` items). An organization or domain whose call failed has no
-    entry there and an :class:`InventoryError` in ``errors`` instead.
-    """
-
-    organizations: list[Organization] = attrs.Factory(list)
-    purchased_domains: dict[str, list[PurchasedDomain]] = attrs.Factory(dict)
-    domains: dict[str, list[Domain]] = attrs.Factory(dict)
-    mailboxes: dict[str, list[Mailbox]] = attrs.Factory(dict)
-    errors: list[InventoryError] = attrs.Factory(list)
-
-    @property
-    def ok(self) -> bool:
-        """Whether every call succeeded."""
-        return not self.errors
-
-
-async def inventory(
-    client: ScaledmailClient,
-    *,
-    concurrency: int = 4,
-    include_mailboxes: bool = True,
-    on_progress: ProgressHook | None = None,
-    priority: Priority = "bulk",
-) -> Inventory:
-    """Walk the whole account: organizations, their domains, and each domain's mailboxes.
-
-    1. ``get_organizations`` (if this fails, it raises: there is nothing to walk);
-    2. per organization, ``get_purchased_domains(available=False)`` (every registration, used or
-       not: docs §3.6 advise sending ``available`` explicitly) and ``get_domains``, each with
-       ``organization_id=`` that organization;
-    3. with ``include_mailboxes``, per domain of step 2, ``get_mailboxes_by_domain_id(domain.id,
-       organization_id=...)``.
-
-    Calls run with bounded concurrency through the client's limiter. A failing call is recorded
-    in ``result.errors`` (operation, organization, domain, exception) and the walk goes on.
-    ``on_progress(done, total)`` counts calls; ``total`` grows when step 3's calls become known.
-    ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
-    e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
-    """
-    lane = check_priority(priority)
-    result = Inventory()
-    done = 0
-    total = 1
-
-    def progress() -> None:
-        if on_progress is not None:
-            on_progress(done, total)
-
-    with lane_scope(lane):
-        orgs = await client.get_organizations()
-    done += 1
-    result.organizations = _items(getattr(orgs, "organizations", None))
-    org_ids = [
-        o.id for o in result.organizations if isinstance(getattr(o, "id", None), str) and o.id
-    ]
-    total += 2 * len(org_ids)
-    progress()
-
-    async def org_call(item: tuple[str, str]) -> list[Any]:
-        operation, org_id = item
-        if operation == "get_purchased_domains":
-            response: Any = await client.get_purchased_domains(
-                available=False, organization_id=org_id
-            )
-        else:
-            response = await client.get_domains(organization_id=org_id)
-        return _items(getattr(response, "domains", None))
-
-    def step(done_now: int, total_now: int) -> None:
-        nonlocal done
-        done += 1
-        progress()
-
-    org_items = [(op, oid) for oid in org_ids for op in ("get_purchased_domains", "get_domains")]
-    for r in await map_concurrent(
-        org_call, org_items, concurrency=concurrency, on_progress=step, priority=lane
-    ):
-        operation, org_id = r.item
-        if r.error is not None:
-            result.errors.append(InventoryError(operation, org_id, None, r.error))
-        elif operation == "get_purchased_domains":
-            result.purchased_domains[org_id] = cast("list[PurchasedDomain]", r.value)
-        else:
-            result.domains[org_id] = cast("list[Domain]", r.value)
-
-    if not include_mailboxes:
-        return result
-    domain_items: list[tuple[str, str]] = []
-    for org_id, domains in result.domains.items():
-        for domain in domains:
-            did = getattr(domain, "id", None)
-            if isinstance(did, str) and did.strip():
-                domain_items.append((org_id, did))
-    total += len(domain_items)
-    progress()
-
-    async def mailbox_call(item: tuple[str, str]) -> list[Any]:
-        org_id, domain_id = item
-        response = await client.get_mailboxes_by_domain_id(domain_id, organization_id=org_id)
-        return _items(getattr(response, "mailboxes", None))
-
-    for r in await map_concurrent(
-        mailbox_call, domain_items, concurrency=concurrency, on_progress=step, priority=lane
-    ):
-        org_id, domain_id = r.item
-        if r.error is not None:
-            result.errors.append(
-                InventoryError("get_mailboxes_by_domain_id", org_id, domain_id, r.error)
-            )
-        else:
-            result.mailboxes[domain_id] = cast("list[Mailbox]", r.value)
-    return result
