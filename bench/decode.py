@@ -30,7 +30,7 @@ from _common import machine_summary, median, order_body, ratio_line
 
 from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._converter import converter
-from scaledmail_async._operations import OPERATIONS
+from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._transport import RawResult
 from scaledmail_async.models import OrderDetails
 

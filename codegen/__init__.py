@@ -5,8 +5,13 @@ From ``openapi/scaledmail.yaml`` it generates, and ``python -m codegen --check``
 - ``scaledmail_async/models/__init__.py``: attrs models and StrEnums, by datamodel-code-generator
   through our templates (:mod:`codegen._models` explains the small post-processing steps);
 - ``scaledmail_async/models/_wire_names.py``: attribute -> wire name, for the converter;
-- ``scaledmail_async/_operations.py``, ``_schemas.py``, ``api/__init__.py``, ``api/<tag>.py`` and
-  ``_client_methods.py``: the operation surface (:mod:`codegen._surface`).
+- ``scaledmail_async/_generated/`` (``operations.py``, ``schemas.py``, ``client_methods.py``),
+  ``api/__init__.py`` and ``api/<tag>.py``: the operation surface (:mod:`codegen._surface`).
+  Each operation is defined once, as its ``api/<tag>.py`` function;
+  ``_generated/client_methods.py`` derives the client
+  methods and the ``with_raw_response`` methods from it (:mod:`scaledmail_async._wrappers`);
+- ``README.md`` in each generated folder (``api/``, ``models/``: wholly generated, checked by
+  :func:`codegen._output.folder_problems`).
 
 Everything is generated into a temporary tree first and formatted by ruff there
 (:mod:`codegen._output`), so a run is deterministic and ``--check`` compares like with like.
@@ -18,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from codegen._models import generate_models
-from codegen._output import GENERATED_MARKER, format_tree
+from codegen._output import GENERATED_MARKER, folder_readmes, format_tree
 from codegen._spec import SpecError, load_spec, read_operations
 from codegen._surface import render_surface
 
@@ -55,4 +60,5 @@ def generate(spec_path: Path = DEFAULT_SPEC, root: Path = REPO_ROOT) -> dict[str
                 enum_classes=models.enum_classes,
             )
         )
+        files.update(folder_readmes(header))
         return format_tree(files, root, work / "out")

@@ -7,11 +7,15 @@ import sys
 from pathlib import Path
 
 from codegen import DEFAULT_SPEC, REPO_ROOT, SpecError, generate
-from codegen._output import stale_generated_files
+from codegen._output import GENERATED_FOLDERS, folder_problems
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the generator; with ``--check``, exit 1 and list the files that differ."""
+    """Run the generator; with ``--check``, exit 1 and list the files that differ.
+
+    Either way, a file in a generated folder that nobody generates is an error (exit 1): it is
+    listed, never removed.
+    """
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
     parser.add_argument(
         "--check",
@@ -27,7 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         print(f"codegen: {exc}", file=sys.stderr)
         return 2
-    stale = stale_generated_files(root, files)
+    stale, foreign = folder_problems(root, files)
+    if foreign:
+        folders = ", ".join(f"{folder}/" for folder in GENERATED_FOLDERS)
+        print(
+            f"codegen: generated folders ({folders}) hold generated files only; move these out:",
+            file=sys.stderr,
+        )
+        for rel in foreign:
+            print(f"  {rel} (not generated)", file=sys.stderr)
     if args.check:
         differing = [
             rel
@@ -39,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             print("codegen: generated files are out of date (run `make codegen`):", file=sys.stderr)
             for rel in differing:
                 print(f"  {rel}", file=sys.stderr)
+        if differing or foreign:
             return 1
         print(f"codegen: {len(files)} generated files are up to date")
         return 0
@@ -53,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     for rel in stale:
         (root / rel).unlink()
     print(f"codegen: {len(files)} files generated ({written} changed, {len(stale)} removed)")
-    return 0
+    return 1 if foreign else 0
 
 
 if __name__ == "__main__":

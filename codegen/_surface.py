@@ -1,5 +1,9 @@
 """Generate the operation surface: the operation table, the schemas, ``api/`` and the client mixin.
 
+Each operation is written once, as its ``api/<tag>.py`` function (signature, docstring, the call
+of ``_execute``); ``_generated/client_methods.py`` only lists which function each method is
+(``client_method`` / ``raw_response_method`` of :mod:`scaledmail_async._wrappers`).
+
 Plain Python string building rather than Jinja: every file is a short list of similar functions,
 and building them in Python keeps the type rules (enum parameters as ``TheEnum | str``, optional
 ones ``= UNSET``) in one typed place that mypy checks. Output is formatted by ruff afterwards
@@ -95,7 +99,8 @@ def _wrap(text: str, indent: str, hanging: str = "") -> list[str]:
     return [f"{indent}{line}" if line else "" for line in out]
 
 
-def _docstring(op: OperationSpec, names: _Names, indent: str, *, raw: bool, client: bool) -> str:
+def _docstring(op: OperationSpec, names: _Names, indent: str) -> str:
+    """The api function's docstring: also the docstring of both client methods derived from it."""
     lines: list[str] = []
     summary = op.summary or op.operation_id.replace("_", " ").capitalize()
     lines.append(summary if summary.endswith(".") else f"{summary}.")
@@ -115,8 +120,7 @@ def _docstring(op: OperationSpec, names: _Names, indent: str, *, raw: bool, clie
     lines.extend(_wrap(" ".join(facts), ""))
     lines.append("")
     lines.append("Args:")
-    if client:
-        lines.append("    client: The client (a ``ScaledmailClient``) that sends the request.")
+    lines.append("    client: The client (a ``ScaledmailClient``) that sends the request.")
     for param in (*op.path_params, *op.query_params):
         text = param.description or f"The ``{param.name}`` {param.location} parameter."
         if param.enum_values:
@@ -146,7 +150,8 @@ def _docstring(op: OperationSpec, names: _Names, indent: str, *, raw: bool, clie
     lines.extend(_wrap(org, "    ", "    "))
     lines.extend(
         _wrap(
-            "timeout: Seconds allowed for each attempt; ``None`` uses the client's default.",
+            "timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets "
+            "none.",
             "    ",
             "    ",
         )
@@ -154,8 +159,8 @@ def _docstring(op: OperationSpec, names: _Names, indent: str, *, raw: bool, clie
     lines.extend(
         _wrap(
             "deadline: Seconds allowed for the whole call, including rate-limiter waits and "
-            "retries; ``None`` uses the client's default (no overall limit unless the client "
-            "sets one).",
+            "retries: ``UNSET`` uses the client's setting (no overall limit unless the client "
+            "sets one), ``None`` sets no overall limit.",
             "    ",
             "    ",
         )
@@ -182,16 +187,13 @@ def _docstring(op: OperationSpec, names: _Names, indent: str, *, raw: bool, clie
     lines.append("")
     lines.append("Returns:")
     response = _response_type(op, names)
-    if raw:
-        lines.extend(
-            _wrap(
-                f"An ``APIResponse`` whose ``parsed`` is the ``{response}``, with the status, "
-                "headers, retries taken, limiter wait and elapsed time.",
-                "    ",
-            )
+    lines.extend(
+        _wrap(
+            f"The parsed ``{response}`` (through ``client.with_raw_response``: an "
+            "``APIResponse`` around it, with the status, headers and timings).",
+            "    ",
         )
-    else:
-        lines.append(f"    The parsed ``{response}``.")
+    )
     body = "\n".join(f"{indent}{line}" if line else "" for line in lines)
     return f'{indent}"""{body.lstrip()}\n{indent}"""'
 
@@ -216,8 +218,8 @@ def _signature(op: OperationSpec, names: _Names, first: str, indent: str) -> str
         )
     parts.append("organization_id: str | Unset | None = UNSET")
     # The API contract names it ``timeout`` (per-attempt seconds), hence the noqa.
-    parts.append("timeout: float | None = None,  # noqa: ASYNC109")
-    parts.append("deadline: float | None = None")
+    parts.append("timeout: float | Unset | None = UNSET,  # noqa: ASYNC109")
+    parts.append("deadline: float | Unset | None = UNSET")
     if op.spends_money:
         parts.append("allow_duplicate: bool = False")
         parts.append("exactly_once: bool = False")
@@ -228,7 +230,7 @@ def _signature(op: OperationSpec, names: _Names, first: str, indent: str) -> str
     return f"{inner}\n{indent}"
 
 
-def _execute_call(op: OperationSpec, client: str, *, raw: bool, indent: str) -> list[str]:
+def _execute_call(op: OperationSpec, indent: str) -> list[str]:
     lines: list[str] = []
     required = [p for p in op.query_params if p.required]
     optional = [p for p in op.query_params if not p.required]
@@ -252,24 +254,12 @@ def _execute_call(op: OperationSpec, client: str, *, raw: bool, indent: str) -> 
         "allow_duplicate=allow_duplicate, exactly_once=exactly_once, " if op.spends_money else ""
     )
     lines.append(
-        f"{indent}result = await {client}._execute("
+        f"{indent}result = await client._execute("
         f"OPERATIONS[{op.operation_id!r}], path_params={{{path_params}}}, query={query}, "
         f"body={body}, organization_id=organization_id, timeout=timeout, deadline=deadline, "
-        f"{purchase}raw={raw})"
+        f"{purchase}raw=False)"
     )
     return lines
-
-
-def _call_args(op: OperationSpec) -> str:
-    args = ["self"]
-    args.extend(p.python_name for p in op.path_params)
-    args.extend(f"{p.python_name}={p.python_name}" for p in op.query_params)
-    if op.body_schema_name is not None:
-        args.append("body=body")
-    args.extend(["organization_id=organization_id", "timeout=timeout", "deadline=deadline"])
-    if op.spends_money:
-        args.extend(["allow_duplicate=allow_duplicate", "exactly_once=exactly_once"])
-    return ", ".join(args)
 
 
 def _module_doc(header: str, doc: str) -> list[str]:
@@ -288,15 +278,23 @@ def _render_api_module(
     doc = "\n".join(_wrap(doc, ""))
     lines = _module_doc(
         header,
-        f"{doc}\n\nOne coroutine function per operation; the first argument is the client.\n",
+        f"{doc}\n\nOne coroutine function per operation; the first argument is the client. These\n"
+        "functions are the only definition of the operations: ``client.<op>`` and\n"
+        "``client.with_raw_response.<op>`` are derived from them\n"
+        "(``_generated.client_methods``).\n",
     )
     if needs_mapping:
         lines.append("from collections.abc import Mapping")
     lines.append("from typing import Any, cast")
     lines.append("")
-    lines.append("from scaledmail_async._operations import OPERATIONS")
+    lines.append("from scaledmail_async._generated.operations import OPERATIONS")
+    lines.append("from scaledmail_async._protocol import ExecuteClient")
+    # Not used by the code: the raw-response methods share these globals, and
+    # typing.get_type_hints resolves their ``APIResponse[T]`` return annotation in them.
+    lines.append(
+        "from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type"
+    )
     lines.append("from scaledmail_async._types import UNSET, Unset")
-    lines.append("from scaledmail_async.api._protocol import ExecuteClient")
     lines.append(f"from scaledmail_async.models import {', '.join(sorted(models))}")
     lines.append("")
     lines.append(f"__all__ = [{', '.join(repr(op.operation_id) for op in ops)}]")
@@ -308,8 +306,8 @@ def _render_api_module(
             f"async def {op.operation_id}({_signature(op, names, 'client: ExecuteClient', '')}) "
             f"-> {response}:"
         )
-        lines.append(_docstring(op, names, "    ", raw=False, client=True))
-        lines.extend(_execute_call(op, "client", raw=False, indent="    "))
+        lines.append(_docstring(op, names, "    "))
+        lines.extend(_execute_call(op, indent="    "))
         lines.append(f"    return cast({response!r}, result)")
     lines.append("")
     return "\n".join(lines)
@@ -320,7 +318,7 @@ def _render_api_init(header: str, tags: list[str]) -> str:
         header,
         "The API's operations as coroutine functions, one module per tag.\n\n"
         '``await orders.get_order_details(client, "rec...")`` is the same call as\n'
-        '``await client.get_order_details("rec...")``.\n',
+        '``await client.get_order_details("rec...")``: the client method is this function.\n',
     )
     lines.append(f"from scaledmail_async.api import {', '.join(tags)}")
     lines.append("")
@@ -329,28 +327,19 @@ def _render_api_init(header: str, tags: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _render_client_methods(header: str, ops: list[OperationSpec], names: _Names) -> str:
-    models: set[str] = set()
-    for op in ops:
-        models |= _models_used(op, names)
+def _render_client_methods(header: str, ops: list[OperationSpec]) -> str:
     lines = _module_doc(
         header,
-        "Every operation as a method: ``OperationsMixin`` (parsed models) and\n"
+        "Every operation as a method, derived from its ``api.<tag>`` function\n"
+        "(:mod:`scaledmail_async._wrappers`): ``OperationsMixin`` (parsed models) and\n"
         "``RawResponseOperations`` (``client.with_raw_response``: ``APIResponse`` with status,\n"
         "headers and timings).\n",
     )
-    lines.append("from collections.abc import Mapping")
-    lines.append("from typing import TYPE_CHECKING, Any, cast")
-    lines.append("")
-    lines.append("from scaledmail_async._operations import OPERATIONS")
-    lines.append("from scaledmail_async._response import APIResponse")
-    lines.append("from scaledmail_async._types import UNSET, Unset")
     lines.append("from scaledmail_async import api as _api")
-    lines.append("from scaledmail_async.api._protocol import ExecuteClient")
-    lines.append(f"from scaledmail_async.models import {', '.join(sorted(models))}")
-    lines.append("")
-    lines.append("if TYPE_CHECKING:")
-    lines.append("    from scaledmail_async._operation import Operation")
+    lines.append(
+        "from scaledmail_async._wrappers import RawResponseProxy, client_method, "
+        "raw_response_method"
+    )
     lines.append("")
     lines.append('__all__ = ["OperationsMixin", "RawResponseOperations"]')
     lines.append("")
@@ -362,52 +351,25 @@ def _render_client_methods(header: str, ops: list[OperationSpec], names: _Names)
     lines.append("")
     lines.append("    __slots__ = ()")
     lines.append("")
-    lines.append("    if TYPE_CHECKING:")
-    lines.append("")
-    lines.append("        async def _execute(")
-    lines.append("            self,")
-    lines.append("            op: Operation,")
-    lines.append("            *,")
-    lines.append("            path_params: dict[str, str],")
-    lines.append("            query: dict[str, Any],")
-    lines.append("            body: Any,")
-    lines.append("            organization_id: str | Unset | None,")
-    lines.append("            timeout: float | None,  # noqa: ASYNC109")
-    lines.append("            deadline: float | None,")
-    lines.append("            allow_duplicate: bool = False,")
-    lines.append("            exactly_once: bool = False,")
-    lines.append("            raw: bool,")
-    lines.append("        ) -> Any: ...")
     for op in ops:
-        response = _response_type(op, names)
-        lines.append("")
-        signature = _signature(op, names, "self", "    ")
-        lines.append(f"    async def {op.operation_id}({signature}) -> {response}:")
-        lines.append(_docstring(op, names, "        ", raw=False, client=False))
-        lines.append(f"        return await _api.{op.tag}.{op.operation_id}({_call_args(op)})")
+        lines.append(
+            f"    {op.operation_id} = client_method("
+            f"_api.{op.tag}.{op.operation_id}, {'OperationsMixin'!r})"
+        )
     lines.append("")
     lines.append("")
-    lines.append("class RawResponseOperations:")
+    lines.append("class RawResponseOperations(RawResponseProxy):")
     lines.append(
         '    """The same operations, returning ``APIResponse[T]``: ``client.with_raw_response``."""'
     )
     lines.append("")
-    lines.append('    __slots__ = ("_client",)')
+    lines.append("    __slots__ = ()")
     lines.append("")
-    lines.append("    def __init__(self, client: ExecuteClient) -> None:")
-    lines.append(
-        '        """Wrap ``client``; every method calls its ``_execute`` with ``raw=True``."""'
-    )
-    lines.append("        self._client = client")
     for op in ops:
-        response = _response_type(op, names)
-        raw_type = f"APIResponse[{response}]"
-        lines.append("")
-        signature = _signature(op, names, "self", "    ")
-        lines.append(f"    async def {op.operation_id}({signature}) -> {raw_type}:")
-        lines.append(_docstring(op, names, "        ", raw=True, client=False))
-        lines.extend(_execute_call(op, "self._client", raw=True, indent="        "))
-        lines.append(f"        return cast({raw_type!r}, result)")
+        lines.append(
+            f"    {op.operation_id} = raw_response_method("
+            f"_api.{op.tag}.{op.operation_id}, {'RawResponseOperations'!r})"
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -492,8 +454,7 @@ def _render_schemas(header: str, spec: dict[str, Any], ops: list[OperationSpec])
     lines.append("from typing import Any, Final")
     lines.append("")
     lines.append(
-        '__all__ = ["COMPONENT_SCHEMAS", "PATH_PARAMETER_SCHEMAS", "QUERY_PARAMETER_SCHEMAS", '
-        '"REQUEST_BODY_SCHEMAS"]'
+        '__all__ = ["COMPONENT_SCHEMAS", "QUERY_PARAMETER_SCHEMAS", "REQUEST_BODY_SCHEMAS"]'
     )
     lines.append("")
     lines.append("#: Every ``components/schemas`` entry, by name.")
@@ -509,12 +470,6 @@ def _render_schemas(header: str, spec: dict[str, Any], ops: list[OperationSpec])
     query = {op.operation_id: {p.name: p.schema for p in op.query_params} for op in ops}
     lines.append(
         f"QUERY_PARAMETER_SCHEMAS: Final[dict[str, dict[str, dict[str, Any]]]] = {_literal(query)}"
-    )
-    lines.append("")
-    lines.append("#: operationId -> path parameter name -> its schema.")
-    path = {op.operation_id: {p.name: p.schema for p in op.path_params} for op in ops}
-    lines.append(
-        f"PATH_PARAMETER_SCHEMAS: Final[dict[str, dict[str, dict[str, Any]]]] = {_literal(path)}"
     )
     lines.append("")
     return "\n".join(lines)
@@ -537,10 +492,19 @@ def render_surface(
     for op in ops:
         by_tag.setdefault(op.tag, []).append(op)
     files: dict[str, str] = {
-        "scaledmail_async/_operations.py": _render_operations(header, ops, names),
-        "scaledmail_async/_schemas.py": _render_schemas(header, spec, ops),
-        "scaledmail_async/_client_methods.py": _render_client_methods(header, ops, names),
+        "scaledmail_async/_generated/operations.py": _render_operations(header, ops, names),
+        "scaledmail_async/_generated/schemas.py": _render_schemas(header, spec, ops),
+        "scaledmail_async/_generated/client_methods.py": _render_client_methods(header, ops),
         "scaledmail_async/api/__init__.py": _render_api_init(header, sorted(by_tag)),
+        "scaledmail_async/_generated/__init__.py": "\n".join(
+            [
+                header,
+                '"""Generated from the spec: the operation table (``operations``), the JSON',
+                "schemas the validation compiles (``schemas``) and the client's operation methods",
+                '(``client_methods``, derived from the ``api`` functions)."""',
+                "",
+            ]
+        ),
     }
     for tag, tag_ops in by_tag.items():
         if tag.startswith("_") or tag in ("models",):

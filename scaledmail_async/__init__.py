@@ -14,7 +14,7 @@ in :mod:`scaledmail_async.bulk`; errors in :mod:`scaledmail_async.errors`; the e
 in :mod:`scaledmail_async.testing`.
 """
 
-from scaledmail_async._client import MissingAPIKeyError, ScaledmailClient
+from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._journal import (
     DuplicatePurchaseError,
     JournalEntry,
@@ -24,7 +24,7 @@ from scaledmail_async._journal import (
 )
 from scaledmail_async._journal_redis import RedisPurchaseJournal
 from scaledmail_async._lanes import Priority, priority
-from scaledmail_async._limiter import InProcessLimiter, LimiterTimeout, RateLimiter
+from scaledmail_async._limiter import CRITICAL_GROUP, InProcessLimiter, LimiterTimeout, RateLimiter
 from scaledmail_async._limiter_redis import LimiterUnavailableError, RedisRateLimiter
 from scaledmail_async._reconcile import Reconciliation
 from scaledmail_async._response import APIResponse
@@ -58,6 +58,7 @@ from scaledmail_async.errors import (
     ConfigurationError,
     ConflictError,
     InternalServerError,
+    MissingAPIKeyError,
     NotFoundError,
     OutcomeUnknownError,
     PaymentPendingError,
@@ -71,6 +72,7 @@ from scaledmail_async.errors import (
 )
 
 __all__ = [
+    "CRITICAL_GROUP",
     "UNSET",
     "APIConnectionError",
     "APIError",

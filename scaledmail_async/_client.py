@@ -10,6 +10,11 @@ before reuses the URL built then (:meth:`ScaledmailClient._call_key`, bounded ca
 decoded once, from bytes, by msgspec's JSON decoder when the application has msgspec installed
 (never a dependency; its result is exactly ``json.loads``'s, see :func:`_json_loads`), then
 structured by the converter's generated fast path.
+
+Its size (about 900 lines): the constructor's settings, the lifecycle that fails calls in flight on
+``aclose()``, and the journaled-spend path with reconciliation (the purchase-journal methods are
+the public ``reconcile`` API and share the call's lifecycle, so they stay on the client; their
+mechanics live in ``_purchases`` and ``_reconcile``).
 """
 
 from __future__ import annotations
@@ -18,18 +23,15 @@ import asyncio
 import hashlib
 import json
 import random
-import re
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
-from urllib.parse import quote, unquote
 
 import aiohttp
 import cattrs
 from yarl import URL
 
-from scaledmail_async._client_methods import OperationsMixin, RawResponseOperations
 from scaledmail_async._config import check_call_seconds, check_setting
 from scaledmail_async._converter import structure
 from scaledmail_async._env import (
@@ -41,6 +43,7 @@ from scaledmail_async._env import (
     env_value,
     resolve,
 )
+from scaledmail_async._generated.client_methods import OperationsMixin, RawResponseOperations
 from scaledmail_async._journal import (
     JournalEntry,
     PurchaseJournal,
@@ -52,7 +55,8 @@ from scaledmail_async._limiter import InProcessLimiter, RateLimiter, shared_limi
 from scaledmail_async._limiter_redis import env_redis_limiter
 from scaledmail_async._logging import logger, setup_from_env
 from scaledmail_async._operation import Operation
-from scaledmail_async._purchases import JournaledSpend, mint_tag
+from scaledmail_async._prepare import RequestBuilder
+from scaledmail_async._purchases import JournaledSpend
 from scaledmail_async._reconcile import Reads, Reconciliation, find_on_server, reconcile_entry
 from scaledmail_async._response import APIResponse
 from scaledmail_async._retry import BackoffPolicy
@@ -64,39 +68,23 @@ from scaledmail_async._transport import (
 )
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async._urls import (
-    LONE_SURROGATE,
-    SENSITIVE_QUERY_PARAMS,
-    build_query_string,
-    display_url,
-    encode_path_param,
     validate_base_url,
 )
-from scaledmail_async._validation import (
-    check_json,
-    encode_json,
-    prepare_body,
-    prepare_path_params,
-    prepare_query,
-)
 from scaledmail_async.errors import (
+    REDACTED,
     ClientClosedError,
     ConfigurationError,
+    MissingAPIKeyError,
     OutcomeUnknownError,
     RequestValidationError,
     ResponseDecodeError,
-    ScaledmailError,
 )
 
 __all__ = ["DEFAULT_BASE_URL", "MissingAPIKeyError", "ScaledmailClient"]
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
-_URL_CACHE_SIZE = 512
 #: At most this many sends of one exactly-once spend (each after a conclusive absence).
 _MAX_SENDS = 3
-
-
-class MissingAPIKeyError(ScaledmailError, ValueError):
-    """No API key was given and ``SCALEDMAIL_API_KEY`` is not set."""
 
 
 class ScaledmailClient(OperationsMixin):
@@ -280,9 +268,8 @@ class ScaledmailClient(OperationsMixin):
             priority=priority,
         )
         self._clock = clock
-        self._url_cache: dict[object, tuple[URL, str]] = {}
-        #: Prepared targets of calls without query or body: key -> (operation, URL, shown URL).
-        self._call_cache: dict[tuple[Any, ...], tuple[Operation, URL, str]] = {}
+        #: The request-preparation stage (validation, encoding, URLs; see ``_prepare``).
+        self._requests = RequestBuilder(self._base_url)
         self._inflight: set[asyncio.Task[Any]] = set()
         self._close_cancelled: set[asyncio.Task[Any]] = set()
         self._drained: asyncio.Event | None = None
@@ -332,7 +319,7 @@ class ScaledmailClient(OperationsMixin):
         )
         return (
             f"ScaledmailClient(base_url={self._base_url!r}, organization_id="
-            f"{self.organization_id!r}, api_key=<redacted>, rate_limit={pace}, "
+            f"{self.organization_id!r}, api_key={REDACTED}, rate_limit={pace}, "
             f"max_retries={self.max_retries}{', closed' if self._closed else ''})"
         )
 
@@ -410,116 +397,23 @@ class ScaledmailClient(OperationsMixin):
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def _url(
-        self,
-        path: str,
-        query: Mapping[str, str],
-        *,
-        cache: bool = True,
-        operation: str | None = None,
-    ) -> tuple[URL, str]:
-        """The encoded request URL and its secret-free display form (cached: bulk jobs repeat
-        the same few URLs, and building them is a measurable part of a fast local call)."""
-        cache_key = (path, tuple(query.items())) if query else path
-        if cache:
-            found = self._url_cache.get(cache_key)
-            if found is not None:
-                return found
-        qs = build_query_string(query, operation)
-        raw = self._base_url + path + ("?" + qs if qs else "")
-        shown = raw
-        if query and not SENSITIVE_QUERY_PARAMS.isdisjoint(k.lower() for k in query):
-            shown = display_url(self._base_url, path, query)
-        result = (URL(raw, encoded=True), shown)
-        if cache:
-            if len(self._url_cache) >= _URL_CACHE_SIZE:
-                self._url_cache.clear()
-            self._url_cache[cache_key] = result
-        return result
-
     def _call_deadline(
         self, timeout: float | Unset | None, deadline: float | Unset | None, operation: str
     ) -> float | None:
         """The deadline of one call, after checking its ``timeout``/``deadline`` arguments
-        (finite numbers > 0; :class:`RequestValidationError` otherwise, nothing sent)."""
+        (finite numbers > 0; :class:`RequestValidationError` otherwise, nothing sent).
+
+        ``UNSET`` means the client's setting, ``None`` none (no per-attempt timeout, no overall
+        deadline), as for ``organization_id``.
+        """
         if timeout is not UNSET and timeout is not None:
             check_call_seconds("timeout", timeout, operation)
-        if deadline is UNSET or deadline is None:
+        if deadline is UNSET:
             return self.deadline
+        if deadline is None:
+            return None
         check_call_seconds("deadline", deadline, operation)
         return deadline
-
-    def _call_key(
-        self, op: Operation, path_params: Mapping[str, Any], organization_id: str | Unset | None
-    ) -> tuple[Any, ...] | None:
-        """The key of a call without query and body in :attr:`_call_cache`, or ``None``.
-
-        It holds everything the prepared URL depends on (the operation, the ``organization_id``
-        actually sent, the path values), and only exact ``str`` values, so that a key equal to a
-        cached one means the very same, already validated, request target.
-        """
-        org: Any = None
-        if op.sends_organization_id:
-            org = self.organization_id if organization_id is UNSET else organization_id
-            if org is not None and type(org) is not str:
-                return None
-        names = op.path_params
-        if len(names) == 1:
-            value = path_params.get(names[0])
-            return (op.operation_id, org, value) if type(value) is str else None
-        values = tuple(path_params.get(name) for name in names)
-        if all(type(value) is str for value in values):
-            return (op.operation_id, org, *values)
-        return None
-
-    def _prepare(
-        self,
-        op: Operation,
-        path_params: Mapping[str, Any],
-        query: Mapping[str, Any],
-        body: Any,
-        organization_id: str | Unset | None,
-        *,
-        cache_url: bool,
-    ) -> tuple[URL, str, bytes | None, str | None, Any]:
-        """Validate a call and build it: (URL, display URL, JSON body or ``None``, order tag,
-        the plain JSON body). A spend reconciled by tag that has none gets a minted one."""
-        operation = op.operation_id
-        # (1) path parameters: present, strings, not blank; then one encoded segment each.
-        path = op.path
-        if op.path_params:
-            checked = prepare_path_params(op, path_params)
-            for name in op.path_params:
-                encoded = encode_path_param(name, checked[name], operation)
-                path = path.replace("{" + name + "}", encoded)
-        # (2) query and body.
-        params = prepare_query(op, query) if (query or op.query_params) else {}
-        wire = prepare_body(op, body, query)
-        # (3) organization_id.
-        if op.sends_organization_id:
-            org = self.organization_id if organization_id is UNSET else organization_id
-            if org is not None:
-                if not isinstance(org, str) or not org.strip():
-                    raise RequestValidationError(
-                        "must be a non-blank string",
-                        field="organization_id",
-                        operation=operation,
-                    )
-                params["organization_id"] = org
-        data: bytes | None = None
-        tag: str | None = None
-        if wire is not UNSET:
-            how = op.reconcile
-            if how is not None and how.by == "tag" and isinstance(wire, dict):
-                if not wire.get(how.field):
-                    # No tag: mint one, so that the order can always be found again.
-                    wire[how.field] = mint_tag()
-            if op.spends_money and isinstance(wire, dict):
-                found = wire.get("tag")
-                tag = found if isinstance(found, str) else None
-            data = encode_json(wire, field="body", operation=operation)
-        url, shown = self._url(path, params, cache=cache_url, operation=operation)
-        return url, shown, data, tag, wire
 
     async def _execute(
         self,
@@ -544,26 +438,12 @@ class ScaledmailClient(OperationsMixin):
         """
         task = self._enter()
         try:
-            # (1)-(3) validate and build. A call without query or body (the polling GETs) whose
-            # values were validated before reuses the URL built then: same key, same target.
-            key = None
-            if not query and body is UNSET:
-                key = self._call_key(op, path_params, organization_id)
-            cached = self._call_cache.get(key) if key is not None else None
-            wire: Any = UNSET
-            if cached is not None and cached[0] is op:
-                url, shown = cached[1], cached[2]
-                data: bytes | None = None
-                tag: str | None = None
-            else:
-                url, shown, data, tag, wire = self._prepare(
-                    op, path_params, query, body, organization_id, cache_url=key is None
-                )
-                if key is not None:
-                    if len(self._call_cache) >= _URL_CACHE_SIZE:
-                        self._call_cache.clear()
-                    self._call_cache[key] = (op, url, shown)
-            # (4) send.
+            # (1) prepare: validate and build (cached for the polling GETs).
+            prepared = self._requests.prepare(
+                op, path_params, query, body, organization_id, self.organization_id
+            )
+            url, shown = prepared.url, prepared.shown_url
+            # (2) send.
             if timeout is UNSET and deadline is UNSET:
                 call_deadline = self.deadline
             else:
@@ -573,9 +453,9 @@ class ScaledmailClient(OperationsMixin):
                     op,
                     url=url,
                     shown=shown,
-                    data=data,
-                    tag=tag,
-                    wire=wire,
+                    data=prepared.data,
+                    tag=prepared.tag,
+                    wire=prepared.wire,
                     organization_id=organization_id,
                     timeout=timeout,
                     deadline=call_deadline,
@@ -588,14 +468,14 @@ class ScaledmailClient(OperationsMixin):
                 method=op.method,
                 url=url,
                 shown_url=shown,
-                data=data,
+                data=prepared.data,
                 retry=op.retry,
                 group=op.rate_limit_group,
-                tag=tag,
+                tag=prepared.tag,
                 timeout=timeout,
                 deadline=call_deadline,
             )
-            # (5) decode.
+            # (3) decode.
             parsed = self._decode(op, result, shown)
             if raw:
                 return APIResponse(
@@ -907,48 +787,15 @@ class ScaledmailClient(OperationsMixin):
         is added to ``params`` like for the operations (client default unless overridden, not
         added when ``params`` already has one).
         """
-        if not isinstance(method, str) or _HTTP_TOKEN.fullmatch(method) is None:
-            raise RequestValidationError(
-                "must be an HTTP method name such as 'GET' or 'POST' (an RFC 9110 token: "
-                "letters, digits and !#$%&'*+-.^_`|~, no spaces)",
-                field="method",
-            )
-        method = method.upper()
-        operation = f"{method} {path}"
+        shown_path = path if isinstance(path, str) else repr(path)
+        operation = f"{str(method).upper()} {shown_path}"
         task = self._enter()
         try:
-            if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
-                raise RequestValidationError(
-                    "must be a path relative to base_url starting with '/'", field="path"
-                )
-            if "#" in path or "?" in path or "://" in path:
-                raise RequestValidationError(
-                    "must not contain '?', '#' or a scheme; pass query values in params=",
-                    field="path",
-                )
-            _check_no_dot_segments(path)
+            method, prepared = self._requests.prepare_raw(
+                method, path, params, json, organization_id, self.organization_id
+            )
             call_deadline = self._call_deadline(timeout, deadline, operation)
-            query: dict[str, str] = {}
-            for key, value in (params or {}).items():
-                if value is None or value is UNSET:
-                    continue
-                if isinstance(value, bool):
-                    query[key] = "true" if value else "false"
-                else:
-                    query[key] = str(value)
-            if "organization_id" not in query:
-                org = self.organization_id if organization_id is UNSET else organization_id
-                if org is not None:
-                    query["organization_id"] = org
-            # Percent-encode spaces, unicode and the like; keep '/' and existing %XX escapes.
-            try:
-                quoted = quote(path, safe="/%:@!$&'()*+,;=~")
-            except UnicodeEncodeError:
-                raise RequestValidationError(LONE_SURROGATE, field="path") from None
-            url, shown = self._url(quoted, query)
-            data = None
-            if json is not None:
-                data = encode_json(check_json(json, field="json"), field="json")
+            url, shown, data = prepared.url, prepared.shown_url, prepared.data
             result = await self._transport.send(
                 operation=operation,
                 method=method,
@@ -980,26 +827,6 @@ class ScaledmailClient(OperationsMixin):
             raise
         finally:
             self._leave(task)
-
-
-#: An HTTP method is a token (RFC 9110 section 9.1 and 5.6.2).
-_HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-def _check_no_dot_segments(path: str) -> None:
-    """Refuse a ``request()`` path with a ``.`` or ``..`` segment, also percent-encoded
-    (``%2e%2e``): resolved by URL normalisation (RFC 3986 section 5.2.4), here, by a proxy or by
-    the server, it would leave ``base_url``'s ``/api/v1`` (``/../admin``)."""
-    if "." not in path and "%" not in path:
-        return
-    for segment in path.split("/"):
-        if segment in (".", "..") or ("%" in segment and unquote(segment) in (".", "..")):
-            raise RequestValidationError(
-                f"must not contain the dot-segment {segment!r}: URL normalisation resolves "
-                "dot-segments ('..' steps out of base_url's path); give the path from base_url "
-                "without '.' or '..' segments",
-                field="path",
-            )
 
 
 try:  # optional: never a dependency of the SDK, used when the application has it installed

@@ -42,6 +42,9 @@ The same redis-py precautions as :class:`~scaledmail_async.RedisRateLimiter`: on
 loop (redis-py #3351), a small ``BlockingConnectionPool`` (#2517), no client-level retries (a
 re-sent claim would find itself), explicit socket timeouts, script calls shielded from the
 caller's cancellation (#2624). ``redis`` is imported only when a journal is created.
+
+Its size (about 650 lines): one Lua script per journal step, per-loop clients, an in-flight bound
+and secret-free error texts.
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ from scaledmail_async._journal import (
     _check_entry,
     _duplicate_error,
 )
-from scaledmail_async.errors import ConfigurationError
+from scaledmail_async.errors import REDACTED, ConfigurationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from redis.asyncio import Redis
@@ -396,7 +399,7 @@ class RedisPurchaseJournal(PurchaseJournal):
 
     def _scrub(self, text: str) -> str:
         if self._secret:
-            text = text.replace(self._secret, "***")
+            text = text.replace(self._secret, REDACTED)
         return text[:300]
 
     async def _call(

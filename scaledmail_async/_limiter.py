@@ -12,17 +12,16 @@ one event loop, cannot change its rate at runtime and cannot be paused by a 429.
 * adds a safety ``margin`` (default 2 % of the window) because the server counts arrivals, which
   jitter by a few milliseconds after the grant;
 * counts the pace from each grant's *due* time, not from when its waiter actually resumed (an
-  asyncio timer fires up to ~1 ms late: counted from the actual time, that lateness accumulated
-  into a 5 % slower pace at 50/s). The catch-up is bounded: a grant's anchor is never earlier than
+  asyncio timer fires up to ~1 ms late: counted from the actual time, that lateness would add up
+  into a slower pace). The catch-up is bounded: a grant's anchor is never earlier than
   its actual time minus a quarter of the margin (and of the interval), so a late grant (a stalled
   event loop, an idle queue) moves the schedule instead of being followed by a burst, and at
   least three quarters of the margin stay for the jitter between grant and arrival;
 * keeps in the log, for each grant, an upper bound of when its request went out: the caller
   writes its request in the event-loop step that receives the grant, so once that step is over
-  (a ``call_soon`` callback) the entry moves by the step's real length. A stall there (a full
-  garbage collection: 25 ms, once per bulk run, measured) delayed that request's arrival but not
-  the grants after it, and the grant one window later then reached the server inside the window
-  (the 429 of the bulk benchmark at 50/s); now that grant waits for the moved entry;
+  (a ``call_soon`` callback) the entry moves by the step's real length. A stall there (a garbage
+  collection) delays that request's arrival but not the grants after it; the grant one window
+  later waits for the moved entry instead of reaching the server inside the window;
 * serves two lanes, ``interactive`` before ``bulk`` (:mod:`scaledmail_async._lanes`), each
   FIFO-fair; only the queue head holds a timer; a cancelled waiter leaves the queue and wakes
   the next one, so no slot is ever leaked;
@@ -36,9 +35,9 @@ one event loop, cannot change its rate at runtime and cannot be paused by a 429.
   of the ceiling per second), so a transient 429 (another process using the key) does not leave
   the client slow forever. A 429 met while probing near the same ceiling confirms it: the next
   hold is twice as long and the next probe 4x slower. A client configured above the server's
-  real limit thus converges after one or two 429s instead of oscillating (halving and then
-  recovering towards the configured rate re-tripped the limit again and again: 8 429s in the
-  bulk benchmark). A 429 of the critical group only pauses that group;
+  real limit thus converges after one or two 429s instead of oscillating between halving and
+  re-tripping the limit (figures: docs/benchmarks.md). A 429 of the critical group only pauses
+  that group;
 * binds nothing to an event loop beyond a waiter's own future, so a process-wide instance keeps
   working across pytest's per-test loops (waiters of a closed loop are dropped) and serves one
   key from several threads, each with its own loop: its state is guarded by a lock, and a
@@ -51,6 +50,9 @@ one event loop, cannot change its rate at runtime and cannot be paused by a 429.
 
 One limiter is shared per API key per process (:func:`shared_limiter`), keyed by a SHA-256 hash
 of the key; the key itself is never stored.
+
+Its size (about 690 lines): the sliding-window gates, pacing with bounded catch-up, lanes, the
+cross-thread wake-ups and the learned ceiling after 429s are one state machine under one lock.
 """
 
 from __future__ import annotations

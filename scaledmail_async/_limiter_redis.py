@@ -37,6 +37,10 @@ redis-py's traps (its issues #2624, #2517, #3351) shape the client it creates: o
 loop, a ``BlockingConnectionPool`` of a few connections, no client-level retries of the
 (non-idempotent) script, short socket timeouts. ``redis`` is imported only when a limiter is
 created, so ``import scaledmail_async`` never imports it.
+
+Its size (about 730 lines): the per-loop Redis clients, the per-group dispatcher with two lanes,
+and the degraded local mode with its recovery window; the decisions themselves are the Lua scripts
+in ``_lua/``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The record that describes one API operation.
 
-Instances are generated from ``openapi/scaledmail.yaml`` into ``scaledmail_async/_operations.py``
+Instances are generated from ``openapi/scaledmail.yaml`` into
+``scaledmail_async/_generated/operations.py``
 (``make codegen``); the transport reads an operation's behaviour (retry class, rate-limit group,
 whether it spends money, whether ``organization_id`` is sent) only from these records.
 """

@@ -17,9 +17,9 @@ from typing import Any, Final
 
 import attrs
 
+from scaledmail_async._generated.schemas import COMPONENT_SCHEMAS, QUERY_PARAMETER_SCHEMAS
 from scaledmail_async._operation import Operation, QueryParam
 from scaledmail_async._schema_check import Check, Invalid, SchemaCompiler, accept, describe
-from scaledmail_async._schemas import COMPONENT_SCHEMAS, QUERY_PARAMETER_SCHEMAS
 from scaledmail_async._types import UNSET
 from scaledmail_async.errors import RequestValidationError
 

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._journal import JournalEntry
 from scaledmail_async._lanes import priority
-from scaledmail_async._operations import OPERATIONS
 from scaledmail_async.errors import NotFoundError
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ import asyncio
 import email.utils
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -45,9 +45,62 @@ from scaledmail_async._config import check_setting
 __all__ = [
     "SAFE_RETRY_STATUSES",
     "BackoffPolicy",
+    "FailureAction",
+    "StatusAction",
+    "after_failure",
+    "after_status",
     "is_pre_send_failure",
     "parse_retry_after",
 ]
+
+#: What the send loop does with an HTTP answer: ``return`` it (2xx), ``raise`` its error,
+#: ``outcome_unknown`` (a spend that may have been processed), ``rate_limited`` (a 429: the
+#: limiter and the server's hint decide the wait), ``retry`` (a transient status of a safe
+#: operation, while attempts are left).
+StatusAction = Literal["return", "raise", "outcome_unknown", "rate_limited", "retry"]
+#: ... and with a failure without an answer (connection, timeout): ``outcome_unknown`` (a spend
+#: whose request may have been written), ``deadline`` (the call's deadline cut the attempt),
+#: ``retry`` (while attempts are left; else its connection/timeout error).
+FailureAction = Literal["outcome_unknown", "deadline", "retry"]
+
+
+def after_status(status: int, *, safe: bool, payment_pending: bool = False) -> StatusAction:
+    """The retry decision for an HTTP answer (pure: table-tested in tests/test_retry_decision.py).
+
+    ``safe`` is the operation's retry class (``x-retry: safe``); a spend (``pre-send-only``) is
+    never re-sent once the server answered, except after a 429 (the API rejects a rate-limited
+    request before processing it). 5xx and 408 on a spend are ``outcome_unknown``: the server
+    may have processed it. "Subscription created but unable to charge" (``payment_pending``) is
+    raised as it is, never retried.
+    """
+    if 200 <= status < 300:
+        return "return"
+    if payment_pending:
+        return "raise"
+    if status == 429:
+        return "rate_limited"
+    if not safe:
+        return "outcome_unknown" if status >= 500 or status == 408 else "raise"
+    if status in SAFE_RETRY_STATUSES:
+        return "retry"
+    return "raise"
+
+
+def after_failure(
+    *, safe: bool, pre_send: bool, timed_out: bool, cut_by_deadline: bool
+) -> FailureAction:
+    """The retry decision for a failure without an answer (pure, table-tested).
+
+    ``pre_send``: provably before any byte was written (connection refused, DNS, connect
+    timeout): even a spend may be retried. Otherwise a spend's outcome is unknown. A timeout
+    caused by the call's own deadline (``cut_by_deadline``) ends the call.
+    """
+    if not safe and not pre_send:
+        return "outcome_unknown"
+    if cut_by_deadline and timed_out:
+        return "deadline"
+    return "retry"
+
 
 #: Statuses a ``safe`` operation is retried on.
 SAFE_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

@@ -3,7 +3,8 @@
 :class:`SchemaCompiler` compiles a schema once into a :data:`Check`, a closure that returns
 ``None`` for a valid value and raises :class:`Invalid` otherwise, with the path to the offending
 value (``.providers.outlook.domains[2].aliases``) and a message that names the limit. Nothing here
-knows Scaledmail: the callers compile the spec's schemas (``scaledmail_async._schemas``) and turn
+knows Scaledmail: the callers compile the spec's schemas
+(``scaledmail_async._generated.schemas``) and turn
 :class:`Invalid` into :class:`~scaledmail_async.errors.RequestValidationError`.
 
 The subset implemented is the one the spec uses: type with ``null`` unions (and OpenAPI's

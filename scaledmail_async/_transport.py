@@ -35,6 +35,10 @@ What an odd response becomes (each check costs nothing on a normal response):
   (:meth:`Transport.take_interrupted`); interrupted while waiting for the limiter, a retry or a
   connection (a cancellation inside aiohttp's ``BaseConnector.connect``), it stays a plain
   :class:`ClientClosedError`.
+
+Its size (about 900 lines): one send loop whose failure handling must keep the API key out of every
+exception (``scrubbed``), cap and count response bodies, and tell a maybe-sent spend from a
+provably unsent one; the retry *decision* is the pure ``_retry.after_status``/``after_failure``.
 """
 
 from __future__ import annotations
@@ -58,8 +62,9 @@ from scaledmail_async._lanes import Priority, check_priority, current_priority
 from scaledmail_async._limiter import CRITICAL_GROUP, LimiterTimeout, RateLimiter
 from scaledmail_async._logging import logger
 from scaledmail_async._retry import (
-    SAFE_RETRY_STATUSES,
     BackoffPolicy,
+    after_failure,
+    after_status,
     is_pre_send_failure,
     is_timeout,
     parse_retry_after,
@@ -67,6 +72,7 @@ from scaledmail_async._retry import (
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async._version import __version__
 from scaledmail_async.errors import (
+    REDACTED,
     APIConnectionError,
     APIError,
     APIStatusError,
@@ -88,7 +94,7 @@ __all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "RawResult", "Transport", "default_user_
 DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
 
 _PAYMENT_PENDING_TEXT: Final = "subscription created but unable to charge"
-_REDACTED: Final = "[REDACTED]"
+_REDACTED: Final = REDACTED
 _MAX_DETAIL: Final = 300
 _SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
 #: How deep an exception's ``__cause__``/``__context__`` chain is scrubbed (deeper links dropped).
@@ -290,11 +296,13 @@ class Transport:
         return value
 
     def _attempt_timeout(self, timeout: float | Unset | None) -> aiohttp.ClientTimeout:
-        if timeout is UNSET or timeout is None:
+        """The per-attempt timeout of a call: ``UNSET`` the client's, ``None`` none."""
+        if timeout is UNSET:
             return self._default_timeout
         found = self._timeouts.get(timeout)
         if found is None:
-            check_call_seconds("timeout", timeout, None)  # the client checked it already
+            if timeout is not None:
+                check_call_seconds("timeout", timeout, None)  # the client checked it already
             found = self._client_timeout(timeout)
             if len(self._timeouts) < 32:
                 self._timeouts[timeout] = found
@@ -600,11 +608,7 @@ class Transport:
             headers = self._passed_headers if data is None else self._passed_json_headers
         limiter = self.limiter
         safe = retry == "safe"
-        base_timeout = (
-            self._default_timeout
-            if timeout is UNSET or timeout is None
-            else self._attempt_timeout(timeout)
-        )
+        base_timeout = self._default_timeout if timeout is UNSET else self._attempt_timeout(timeout)
         # The per-attempt trace context is only built for a session that has trace hooks (no
         # one else can see it); ``trace_configs`` is public in aiohttp 3.x, read defensively.
         traced = bool(getattr(session, "trace_configs", True))
@@ -713,11 +717,18 @@ class Transport:
                     if timed_out
                     else f"{type(failure).__name__}: {self.redact(str(failure))}"
                 )
-                if not safe and not is_pre_send_failure(failure):
+                pre_send = is_pre_send_failure(failure)
+                decision = after_failure(
+                    safe=safe,
+                    pre_send=pre_send,
+                    timed_out=timed_out,
+                    cut_by_deadline=cut_by_deadline,
+                )
+                if decision == "outcome_unknown":
                     raise self._outcome_unknown(
                         operation, method, shown_url, tag, what, cause
                     ) from cause
-                if cut_by_deadline and timed_out:
+                if decision == "deadline":
                     raise self._deadline_error(
                         operation, method, shown_url, deadline, "during the request"
                     ) from cause
@@ -742,7 +753,7 @@ class Transport:
                     raise error from cause
                 delay = self._backoff.delay(attempt)
                 retry_reason = what
-                if not is_pre_send_failure(failure):
+                if not pre_send:
                     maybe_applied = what
             else:
                 now = clock()
@@ -756,28 +767,27 @@ class Transport:
                         attempt + 1,
                         operation,
                     )
-                if oversize is not None and 200 <= status < 300:
-                    raise self._too_large(operation, method, shown_url, status, oversize, safe)
                 if 200 <= status < 300:
+                    if oversize is not None:
+                        raise self._too_large(operation, method, shown_url, status, oversize, safe)
                     return RawResult(status, resp_headers, body, attempt, limiter_wait, now - start)
                 err_body = self._decode_error_body(body, cut=oversize is not None)
                 err = self._status_error(
                     operation, method, shown_url, status, reason, resp_headers, err_body
                 )
-                if isinstance(err, PaymentPendingError):
-                    raise err
-                if status == 429:
+                action = after_status(
+                    status, safe=safe, payment_pending=isinstance(err, PaymentPendingError)
+                )
+                if action == "rate_limited":
                     delay = self._on_rate_limited(
                         operation, group, attempt, err, resp_headers, err_body
                     )
                     retry_reason = "HTTP 429"
-                elif not safe:
-                    if status >= 500 or status == 408:
-                        raise self._outcome_unknown(
-                            operation, method, shown_url, tag, f"HTTP {status}", err
-                        ) from err
-                    raise err
-                elif status in SAFE_RETRY_STATUSES:
+                elif action == "outcome_unknown":
+                    raise self._outcome_unknown(
+                        operation, method, shown_url, tag, f"HTTP {status}", err
+                    ) from err
+                elif action == "retry":
                     hint = parse_retry_after(resp_headers, None, self._wall_clock())
                     if hint is not None and hint > self._max_retry_after:
                         err.message += (
@@ -792,6 +802,8 @@ class Transport:
                     retry_reason = f"HTTP {status}"
                     maybe_applied = f"HTTP {status}"
                 else:
+                    if isinstance(err, PaymentPendingError):
+                        raise err
                     if maybe_applied is not None and method != "GET" and status in (400, 409):
                         # A retried write rejected as a duplicate ("already in progress",
                         # "already in use") most likely conflicts with its own earlier attempt.

@@ -22,14 +22,13 @@ from urllib.parse import quote, urlencode
 
 from yarl import URL
 
-from scaledmail_async.errors import ConfigurationError, RequestValidationError
+from scaledmail_async.errors import REDACTED, ConfigurationError, RequestValidationError
 
 __all__ = [
     "LONE_SURROGATE",
     "SENSITIVE_QUERY_PARAMS",
     "build_query_string",
     "display_url",
-    "encode_path",
     "encode_path_param",
     "validate_base_url",
 ]
@@ -123,21 +122,6 @@ def encode_path_param(name: str, value: object, operation: str | None = None) ->
         raise RequestValidationError(LONE_SURROGATE, field=name, operation=operation) from None
 
 
-def encode_path(
-    template: str,
-    path_params: Mapping[str, object],
-    names: tuple[str, ...],
-    operation: str | None = None,
-) -> str:
-    """Fill ``template`` (``/orders/{order_id}``) with the encoded values of ``names``."""
-    path = template
-    for name in names:
-        if name not in path_params:
-            raise RequestValidationError("is required", field=name, operation=operation)
-        path = path.replace("{" + name + "}", encode_path_param(name, path_params[name], operation))
-    return path
-
-
 def build_query_string(query: Mapping[str, str], operation: str | None = None) -> str:
     """``a=1&b=x%20y`` (empty string for no parameters).
 
@@ -168,8 +152,9 @@ def _quote(text: str) -> str:
 
 
 def display_url(base_url: str, path: str, query: Mapping[str, str] | None) -> str:
-    """The request URL for logs and exceptions, with sensitive query values replaced by ``***``."""
+    """The request URL for logs and exceptions, with sensitive query values replaced by the
+    redaction marker."""
     if not query:
         return base_url + path
-    shown = {k: ("***" if k.lower() in SENSITIVE_QUERY_PARAMS else v) for k, v in query.items()}
+    shown = {k: (REDACTED if k.lower() in SENSITIVE_QUERY_PARAMS else v) for k, v in query.items()}
     return base_url + path + "?" + urlencode(shown, quote_via=quote, safe="*")

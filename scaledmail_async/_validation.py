@@ -12,7 +12,8 @@ A body flows one way through four stages, each in its own module:
    (checked by the attributes' declared types), a mapping by its ``to_plain`` walk; anything
    JSON cannot carry is refused at its path;
 2. **the spec's JSON schema** (:mod:`scaledmail_async._schema_check`, schemas from
-   ``openapi/scaledmail.yaml`` via ``scaledmail_async._schemas``), compiled once, at import;
+   ``openapi/scaledmail.yaml`` via ``scaledmail_async._generated.schemas``), compiled once, at
+   import;
    a mapping is checked as given (``{"domains": [1]}`` fails rather than being coerced to
    ``"1"``), then put in its model's wire form (:mod:`scaledmail_async._conform`: key order,
    ``2.0`` as ``2`` for an integer);
@@ -36,13 +37,13 @@ import cattrs
 
 from scaledmail_async._conform import conformer
 from scaledmail_async._converter import structure, unstructure
+from scaledmail_async._generated.schemas import COMPONENT_SCHEMAS, REQUEST_BODY_SCHEMAS
 from scaledmail_async._operation import Operation
 
 # Re-exported for callers that check a whole call here (the client uses _params directly).
 from scaledmail_async._params import prepare_path_params, prepare_query
 from scaledmail_async._rules import check_rules
 from scaledmail_async._schema_check import Check, Invalid, SchemaCompiler, accept
-from scaledmail_async._schemas import COMPONENT_SCHEMAS, REQUEST_BODY_SCHEMAS
 from scaledmail_async._types import UNSET
 from scaledmail_async._urls import LONE_SURROGATE
 from scaledmail_async._wire import MAX_BODY_DEPTH, TooDeep, model_encoder, to_plain, too_deep

@@ -31,9 +31,10 @@ Messages name what failed and what to do. URLs never carry secrets (the API key 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
+    "REDACTED",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "InternalServerError",
+    "MissingAPIKeyError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PaymentPendingError",
@@ -61,6 +63,16 @@ __all__ = [
 
 class ScaledmailError(Exception):
     """Base class of everything the SDK raises."""
+
+
+#: The one marker that replaces a secret (the API key, a sensitive query value, a password)
+#: wherever the SDK shows text: reprs, errors, logs, URLs.
+REDACTED: Final = "[REDACTED]"
+
+
+class MissingAPIKeyError(ScaledmailError, ValueError):
+    """No API key was given and ``SCALEDMAIL_API_KEY`` is not set (or the key is malformed).
+    Nothing was sent."""
 
 
 class RequestValidationError(ScaledmailError, ValueError):

@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from scaledmail_async import errors
-from scaledmail_async._operations import OPERATIONS
+from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async.cli._app import build_cli
 from scaledmail_async.cli._errors import (
     EXIT_API_STATUS,

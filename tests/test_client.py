@@ -18,8 +18,8 @@ from operation_helpers import SAFE_GET
 
 from scaledmail_async import _logging
 from scaledmail_async._client import MissingAPIKeyError, ScaledmailClient
+from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._limiter import InProcessLimiter
-from scaledmail_async._operations import OPERATIONS
 from scaledmail_async._response import APIResponse
 from scaledmail_async._types import UNSET
 from scaledmail_async.errors import (
@@ -150,7 +150,7 @@ def test_repr_never_shows_the_key(api_key: str) -> None:
     client = ScaledmailClient(api_key, organization_id="recORG")
     text = repr(client) + repr(client.limiter) + str(vars(client.limiter))
     assert api_key not in text
-    assert "<redacted>" in repr(client)
+    assert "[REDACTED]" in repr(client)
 
 
 # -- path parameters and organization_id ------------------------------------------------------

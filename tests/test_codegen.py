@@ -1,5 +1,8 @@
 """The generation step: drift, the operation scope, and the generated surface's exact signatures.
 
+Each operation is defined once (its ``api/<tag>.py`` function); the client methods and the
+``with_raw_response`` methods are derived from it, and are checked here against the spec too.
+
 The expectations are read from the spec with pyyaml here (not through ``codegen._spec``), so a
 generator bug cannot hide behind the same bug in its reader.
 """
@@ -22,17 +25,17 @@ import yaml
 import scaledmail_async.api as api_package
 from codegen import DEFAULT_SPEC, REPO_ROOT, generate
 from codegen.__main__ import main as codegen_main
-from codegen._output import GENERATED_MARKER
+from codegen._output import GENERATED_FOLDERS, GENERATED_MARKER
 from scaledmail_async import models
-from scaledmail_async._client_methods import OperationsMixin, RawResponseOperations
-from scaledmail_async._operation import Operation
-from scaledmail_async._operations import OPERATIONS
-from scaledmail_async._schemas import (
+from scaledmail_async._generated.client_methods import OperationsMixin, RawResponseOperations
+from scaledmail_async._generated.operations import OPERATIONS
+from scaledmail_async._generated.schemas import (
     COMPONENT_SCHEMAS,
-    PATH_PARAMETER_SCHEMAS,
     QUERY_PARAMETER_SCHEMAS,
     REQUEST_BODY_SCHEMAS,
 )
+from scaledmail_async._operation import Operation
+from scaledmail_async._response import APIResponse
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async.models._wire_names import WIRE_NAMES
 
@@ -148,6 +151,34 @@ def test_generated_files_are_up_to_date() -> None:
         assert "from openapi/scaledmail.yaml. Do not edit." in text.splitlines()[0], rel
 
 
+def test_generated_folders_hold_generated_files_only() -> None:
+    generated = generate()
+    for folder in GENERATED_FOLDERS:
+        assert f"{folder}/README.md" in generated, folder
+        files = [
+            path.relative_to(REPO_ROOT).as_posix()
+            for path in sorted((REPO_ROOT / folder).rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts
+        ]
+        assert files, folder
+        assert [rel for rel in files if rel not in generated] == [], folder
+    # The hand-written modules the generated code imports live outside generated folders.
+    assert not (REPO_ROOT / "scaledmail_async" / "api" / "_protocol.py").exists()
+    assert (REPO_ROOT / "scaledmail_async" / "_protocol.py").is_file()
+
+
+def test_each_operation_is_defined_once() -> None:
+    generated = generate()
+    sources = {rel: text for rel, text in generated.items() if rel.endswith(".py")}
+    for op_id, (_, _, tag) in SCOPE.items():
+        defining = [rel for rel, text in sources.items() if f"async def {op_id}(" in text]
+        assert defining == [f"scaledmail_async/api/{tag}.py"], op_id
+    methods = sources["scaledmail_async/_generated/client_methods.py"]
+    assert "def " not in methods
+    for _, _, _, op in _spec_operations():
+        assert op["summary"] not in methods  # no docstring written a second time
+
+
 def test_check_mode_reports_a_stale_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -169,6 +200,26 @@ def test_check_mode_reports_a_stale_file(
     # A regular run repairs the tree deterministically.
     assert codegen_main(argv) == 0
     assert not stale.exists()
+    assert codegen_main([*argv, "--check"]) == 0
+
+
+def test_a_hand_written_file_in_a_generated_folder_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copyfile(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    argv = ["--root", str(tmp_path), "--spec", str(FIXTURE_SPEC)]
+    assert codegen_main(argv) == 0
+    readme = tmp_path / "scaledmail_async" / "api" / "README.md"
+    assert readme.read_text(encoding="utf-8").startswith(GENERATED_MARKER)
+    helper = tmp_path / "scaledmail_async" / "api" / "_helpers.py"
+    helper.write_text('"""Hand-written."""\n', encoding="utf-8")
+    capsys.readouterr()
+    assert codegen_main([*argv, "--check"]) == 1
+    assert "scaledmail_async/api/_helpers.py (not generated)" in capsys.readouterr().err
+    # A regular run reports it too, and never removes it.
+    assert codegen_main(argv) == 1
+    assert helper.exists()
+    helper.unlink()
     assert codegen_main([*argv, "--check"]) == 0
 
 
@@ -217,7 +268,8 @@ def test_operation_table_matches_the_spec() -> None:
         assert set(QUERY_PARAMETER_SCHEMAS[op_id]) == set(
             expected.required_query + expected.optional_query
         )
-        assert list(PATH_PARAMETER_SCHEMAS[op_id]) == expected.path_params
+        # (path parameters: PATH_PARAMETER_SCHEMAS was never read and is gone; the record has them)
+        assert list(record.path_params) == expected.path_params
         schema = op["responses"]["200"]["content"]["application/json"]["schema"]
         if op_id == "search_domains":
             assert record.response_type == list[models.DomainAvailability]
@@ -290,9 +342,10 @@ def _check_parameters(params: list[inspect.Parameter], expected: _Expected, op_i
         assert by_name[name].default is UNSET, (op_id, name)
     if expected.body is not None:
         assert (by_name["body"].default is kinds.empty) == expected.body_required
+    # ``UNSET``: the client's setting; ``None``: none (no organization, timeout or deadline).
     assert by_name["organization_id"].default is UNSET
-    assert by_name["timeout"].default is None
-    assert by_name["deadline"].default is None
+    assert by_name["timeout"].default is UNSET
+    assert by_name["deadline"].default is UNSET
 
 
 def _check_hints(fn: Callable[..., Any], expected: _Expected, op_id: str) -> None:
@@ -304,6 +357,8 @@ def _check_hints(fn: Callable[..., Any], expected: _Expected, op_id: str) -> Non
         assert getattr(models, expected.body) in body_args
         assert Mapping[str, Any] in body_args
     assert set(typing.get_args(hints["organization_id"])) == {str, type(None), Unset}
+    assert set(typing.get_args(hints["timeout"])) == {float, type(None), Unset}
+    assert set(typing.get_args(hints["deadline"])) == {float, type(None), Unset}
 
 
 @pytest.mark.parametrize("op_id", sorted(SCOPE))
@@ -318,18 +373,32 @@ def test_function_and_methods_have_exactly_the_spec_parameters(op_id: str) -> No
     _check_parameters(params[1:], expected, op_id)
     _check_hints(fn, expected, op_id)
 
+    response = inspect.signature(fn).return_annotation
+    returns = {OperationsMixin: response, RawResponseOperations: f"APIResponse[{response}]"}
     for owner in (OperationsMixin, RawResponseOperations):
         method = getattr(owner, op_id)
         assert inspect.iscoroutinefunction(method)
-        method_params = list(inspect.signature(method).parameters.values())
+        signature = inspect.signature(method)
+        method_params = list(signature.parameters.values())
         assert method_params[0].name == "self"
+        assert method_params[0].annotation is inspect.Parameter.empty
         _check_parameters(method_params[1:], expected, op_id)
         _check_hints(method, expected, op_id)
+        assert signature.return_annotation == returns[owner]
+        # Derived from the api function, not defined again: its code, defaults and docstring.
+        assert method.__wrapped__ is fn
+        assert method.__code__ is fn.__code__
+        assert method.__qualname__ == f"{owner.__name__}.{op_id}"
+        assert method.__doc__ == fn.__doc__
+    hints = typing.get_type_hints(getattr(RawResponseOperations, op_id))
+    assert typing.get_origin(hints["return"]) is APIResponse
 
     doc = inspect.getdoc(fn) or ""
     assert doc.startswith(op["summary"])
     assert ("**Spends money.**" in doc) == (op_id in SPENDS_MONEY)
     assert f"Retry class ``{op['x-retry']}``" in doc
+    returns_doc = " ".join(doc.split("Returns:")[1].split())
+    assert "``client.with_raw_response``: an ``APIResponse``" in returns_doc
 
 
 # ------------------------------------------------------------------- calls reach _execute right
@@ -349,8 +418,8 @@ class _Recorder:
         query: dict[str, Any],
         body: Any,
         organization_id: str | Unset | None,
-        timeout: float | None,  # noqa: ASYNC109
-        deadline: float | None,
+        timeout: float | Unset | None,  # noqa: ASYNC109
+        deadline: float | Unset | None,
         allow_duplicate: bool = False,
         exactly_once: bool = False,
         raw: bool,
@@ -418,8 +487,8 @@ async def test_each_call_passes_its_arguments_to_execute(op_id: str) -> None:
     assert recorder.calls[1] == {
         **expected_call,
         "organization_id": UNSET,
-        "timeout": None,
-        "deadline": None,
+        "timeout": UNSET,
+        "deadline": UNSET,
         "raw": True,
     }
 

@@ -24,8 +24,8 @@ from scaledmail_async._converter import (
     structure,
     unstructure,
 )
+from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._model_types import MODEL_CLASSES
-from scaledmail_async._operations import OPERATIONS
 from scaledmail_async._structure_errors import structure_error_path, structure_errors
 from scaledmail_async._types import UNSET
 from scaledmail_async.models import (

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -1226,7 +1227,7 @@ async def test_pytest_plugin_client_fixture(
 async def test_responses_parse_strictly_into_the_sdk_models(api: Api) -> None:
     """The fake sends no field the spec does not model (the strict converter would refuse it)."""
     from scaledmail_async._converter import structure
-    from scaledmail_async._operations import OPERATIONS as SDK_OPERATIONS
+    from scaledmail_async._generated.operations import OPERATIONS as SDK_OPERATIONS
 
     async def check(op: str, path: str, **kwargs: Any) -> Any:
         method = SDK_OPERATIONS[op].method
@@ -1326,3 +1327,27 @@ def test_standalone_server_runs_until_interrupted() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+def test_the_route_table_matches_the_spec() -> None:
+    # Every operation of the spec has exactly one route in the fake, with its method and path.
+    import yaml
+
+    from scaledmail_async._generated.operations import OPERATIONS as SDK_OPERATIONS
+    from scaledmail_async.testing import FAKE_OPERATIONS, FakeRateLimiter
+
+    spec = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "openapi" / "scaledmail.yaml").read_text()
+    )
+    declared = {
+        op["operationId"]: (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    routes = {route.operation_id: route for route in FAKE_OPERATIONS}
+    assert len(routes) == len(FAKE_OPERATIONS)  # one route per operation
+    assert set(routes) == set(declared) == set(SDK_OPERATIONS)
+    for op_id, (method, path) in declared.items():
+        assert (routes[op_id].method, routes[op_id].path) == (method, path), op_id
+    assert RateLimiter is FakeRateLimiter  # the old name stays an alias for one release

@@ -13,8 +13,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from scaledmail_async._client import _URL_CACHE_SIZE, ScaledmailClient
+from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._operation import Operation
+from scaledmail_async._prepare import URL_CACHE_SIZE as _URL_CACHE_SIZE
 from scaledmail_async._types import UNSET
 from scaledmail_async._urls import build_query_string, encode_path_param
 from scaledmail_async.errors import RequestValidationError
@@ -136,7 +137,7 @@ async def test_the_call_cache_is_bounded(serve: StartServer, api_key: str) -> No
     async with ScaledmailClient(api_key, base_url=base, rate_limit=None) as client:
         for i in range(_URL_CACHE_SIZE + 10):
             await _call(client, THING, thing_id=f"rec{i}")
-            assert len(client._call_cache) <= _URL_CACHE_SIZE
+            assert len(client._requests.call_cache) <= _URL_CACHE_SIZE
     assert len(recorder.targets) == _URL_CACHE_SIZE + 10
     assert recorder.targets[-1] == f"/api/v1/things/rec{_URL_CACHE_SIZE + 9}"
 

@@ -87,8 +87,8 @@ async def _exec(client: ScaledmailClient, op: Operation, *, raw: bool = False) -
         query={},
         body=UNSET,
         organization_id=UNSET,
-        timeout=None,
-        deadline=None,
+        timeout=UNSET,
+        deadline=UNSET,
         raw=raw,
     )
 

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from scaledmail_async import UNSET, ResponseDecodeError, ScaledmailClient
-from scaledmail_async._operations import OPERATIONS
+from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async.api import orders as orders_api
 from scaledmail_async.models import (
     BuyDomainsResponse,

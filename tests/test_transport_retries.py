@@ -18,7 +18,7 @@ from operation_helpers import SAFE_GET, SPEND_POST
 from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._limiter import InProcessLimiter
 from scaledmail_async._operation import Operation
-from scaledmail_async._types import UNSET
+from scaledmail_async._types import UNSET, Unset
 from scaledmail_async.errors import (
     APIConnectionError,
     APIStatusError,
@@ -79,14 +79,17 @@ def _client(api_key: str, sleeper: SleepRecorder, **kw: Any) -> ScaledmailClient
     return ScaledmailClient(api_key, **opts)
 
 
-async def _call(client: ScaledmailClient, op: Operation, *, deadline: float | None = None) -> Any:
+async def _call(
+    client: ScaledmailClient, op: Operation, *, deadline: float | Unset | None = UNSET
+) -> Any:
+    # UNSET: the client's timeout and deadline (None would mean none)
     return await client._execute(
         op,
         path_params={"thing_id": "rec1"} if op.path_params else {},
         query={},
         body=UNSET,
         organization_id=UNSET,
-        timeout=None,
+        timeout=UNSET,
         deadline=deadline,
         raw=True,
     )

@@ -17,13 +17,13 @@ from scaledmail_async import _validation as v
 from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._conform import NotExact, conformer
 from scaledmail_async._converter import structure, unstructure
-from scaledmail_async._operation import Operation
-from scaledmail_async._operations import OPERATIONS
-from scaledmail_async._schemas import (
+from scaledmail_async._generated.operations import OPERATIONS
+from scaledmail_async._generated.schemas import (
     COMPONENT_SCHEMAS,
     QUERY_PARAMETER_SCHEMAS,
     REQUEST_BODY_SCHEMAS,
 )
+from scaledmail_async._operation import Operation
 from scaledmail_async._types import UNSET
 from scaledmail_async.errors import RequestValidationError
 from scaledmail_async.models import (

@@ -2,7 +2,7 @@
 """The API's operations as coroutine functions, one module per tag.
 
 ``await orders.get_order_details(client, "rec...")`` is the same call as
-``await client.get_order_details("rec...")``.
+``await client.get_order_details("rec...")``: the client method is this function.
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 """Operations tagged ``domains``: Domains in use, purchased domain registrations, availability
 search, purchase, swaps.
 
-One coroutine function per operation; the first argument is the client.
+One coroutine function per operation; the first argument is the client. These
+functions are the only definition of the operations: ``client.<op>`` and
+``client.with_raw_response.<op>`` are derived from them
+(``_generated.client_methods``).
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from scaledmail_async._operations import OPERATIONS
+from scaledmail_async._generated.operations import OPERATIONS
+from scaledmail_async._protocol import ExecuteClient
+from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
 from scaledmail_async._types import UNSET, Unset
-from scaledmail_async.api._protocol import ExecuteClient
 from scaledmail_async.models import (
     BuyDomainsRequest,
     BuyDomainsResponse,
@@ -44,8 +48,8 @@ async def get_domains(
     client: ExecuteClient,
     *,
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> DomainList:
     """Get Domains.
 
@@ -59,12 +63,14 @@ async def get_domains(
         client: The client (a ``ScaledmailClient``) that sends the request.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``DomainList``.
+        The parsed ``DomainList`` (through ``client.with_raw_response``: an ``APIResponse``
+        around it, with the status, headers and timings).
     """
     result = await client._execute(
         OPERATIONS["get_domains"],
@@ -84,8 +90,8 @@ async def get_purchased_domains(
     *,
     available: bool | Unset = UNSET,
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> PurchasedDomainList:
     """Get Purchased Domains.
 
@@ -103,12 +109,14 @@ async def get_purchased_domains(
         available: Only domains that can still be used for new orders. Not sent when ``UNSET``.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``PurchasedDomainList``.
+        The parsed ``PurchasedDomainList`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     query: dict[str, Any] = {}
     if available is not UNSET:
@@ -131,8 +139,8 @@ async def search_domains(
     *,
     body: SearchDomainsRequest | Mapping[str, Any],
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> list[DomainAvailability]:
     """Search Domains.
 
@@ -150,12 +158,14 @@ async def search_domains(
             validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``list[DomainAvailability]``.
+        The parsed ``list[DomainAvailability]`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     result = await client._execute(
         OPERATIONS["search_domains"],
@@ -177,8 +187,8 @@ async def suggest_domains(
     limit: int | Unset = UNSET,
     body: SuggestDomainsRequest | Mapping[str, Any],
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> SuggestDomainsResponse:
     """Suggest Domains.
 
@@ -199,12 +209,14 @@ async def suggest_domains(
             validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``SuggestDomainsResponse``.
+        The parsed ``SuggestDomainsResponse`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     query: dict[str, Any] = {}
     if page is not UNSET:
@@ -229,8 +241,8 @@ async def buy_domains(
     *,
     body: BuyDomainsRequest | Mapping[str, Any],
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
     allow_duplicate: bool = False,
     exactly_once: bool = False,
 ) -> BuyDomainsResponse:
@@ -250,9 +262,10 @@ async def buy_domains(
             before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
         allow_duplicate: With a purchase journal, buy even though the journal holds a live
             purchase with the same evidence (tag or domains); otherwise that raises
             ``DuplicatePurchaseError`` before anything is sent.
@@ -261,7 +274,8 @@ async def buy_domains(
             ``OutcomeUnknownError`` with the journal entry.
 
     Returns:
-        The parsed ``BuyDomainsResponse``.
+        The parsed ``BuyDomainsResponse`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     result = await client._execute(
         OPERATIONS["buy_domains"],
@@ -285,8 +299,8 @@ async def update_domain_name(
     provider: DomainSource | str,
     body: UpdateDomainNameRequest | Mapping[str, Any],
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> UpdateDomainNameResponse:
     """Update Domain Name.
 
@@ -308,12 +322,14 @@ async def update_domain_name(
             validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``UpdateDomainNameResponse``.
+        The parsed ``UpdateDomainNameResponse`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     query: dict[str, Any] = {"provider": provider}
     result = await client._execute(
@@ -335,8 +351,8 @@ async def update_domain_redirect(
     *,
     body: UpdateDomainRedirectRequest | Mapping[str, Any],
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> UpdateDomainRedirectResponse:
     """Update Domain Redirect.
 
@@ -355,12 +371,14 @@ async def update_domain_redirect(
             validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``UpdateDomainRedirectResponse``.
+        The parsed ``UpdateDomainRedirectResponse`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     result = await client._execute(
         OPERATIONS["update_domain_redirect"],

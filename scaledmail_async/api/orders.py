@@ -2,7 +2,10 @@
 """Operations tagged ``orders``: Orders (Stripe subscriptions), their details, creation,
 cancellation and setup forms.
 
-One coroutine function per operation; the first argument is the client.
+One coroutine function per operation; the first argument is the client. These
+functions are the only definition of the operations: ``client.<op>`` and
+``client.with_raw_response.<op>`` are derived from them
+(``_generated.client_methods``).
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from scaledmail_async._operations import OPERATIONS
+from scaledmail_async._generated.operations import OPERATIONS
+from scaledmail_async._protocol import ExecuteClient
+from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
 from scaledmail_async._types import UNSET, Unset
-from scaledmail_async.api._protocol import ExecuteClient
 from scaledmail_async.models import (
     CancelOrderResponse,
     CreateCustomOrderRequest,
@@ -43,8 +47,8 @@ async def get_orders(
     client: ExecuteClient,
     *,
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> OrderList:
     """Get Orders.
 
@@ -58,12 +62,14 @@ async def get_orders(
         client: The client (a ``ScaledmailClient``) that sends the request.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``OrderList``.
+        The parsed ``OrderList`` (through ``client.with_raw_response``: an ``APIResponse``
+        around it, with the status, headers and timings).
     """
     result = await client._execute(
         OPERATIONS["get_orders"],
@@ -83,8 +89,8 @@ async def get_order_details(
     order_id: str,
     *,
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> OrderDetails:
     """Get Order Details.
 
@@ -100,12 +106,14 @@ async def get_order_details(
         order_id: The order id (`id` from `get_orders`, `rec...`).
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``OrderDetails``.
+        The parsed ``OrderDetails`` (through ``client.with_raw_response``: an ``APIResponse``
+        around it, with the status, headers and timings).
     """
     result = await client._execute(
         OPERATIONS["get_order_details"],
@@ -125,8 +133,8 @@ async def cancel_order(
     order_id: str,
     *,
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> CancelOrderResponse:
     """Cancel Order.
 
@@ -142,12 +150,14 @@ async def cancel_order(
         order_id: The order id (`id` from `get_orders`, `rec...`).
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``CancelOrderResponse``.
+        The parsed ``CancelOrderResponse`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     result = await client._execute(
         OPERATIONS["cancel_order"],
@@ -170,8 +180,8 @@ async def create_order(
     coupon: str | Unset = UNSET,
     body: CreateOrderRequest | Mapping[str, Any],
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
     allow_duplicate: bool = False,
     exactly_once: bool = False,
 ) -> CreateOrderResponse:
@@ -198,9 +208,10 @@ async def create_order(
             validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
         allow_duplicate: With a purchase journal, buy even though the journal holds a live
             purchase with the same evidence (tag or domains); otherwise that raises
             ``DuplicatePurchaseError`` before anything is sent.
@@ -209,7 +220,8 @@ async def create_order(
             ``OutcomeUnknownError`` with the journal entry.
 
     Returns:
-        The parsed ``CreateOrderResponse``.
+        The parsed ``CreateOrderResponse`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     query: dict[str, Any] = {"provider": provider}
     if coupon is not UNSET:
@@ -236,8 +248,8 @@ async def create_custom_order(
     coupon: str | Unset = UNSET,
     body: CreateCustomOrderRequest | Mapping[str, Any],
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
     allow_duplicate: bool = False,
     exactly_once: bool = False,
 ) -> CreateCustomOrderResponse:
@@ -264,9 +276,10 @@ async def create_custom_order(
             validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
         allow_duplicate: With a purchase journal, buy even though the journal holds a live
             purchase with the same evidence (tag or domains); otherwise that raises
             ``DuplicatePurchaseError`` before anything is sent.
@@ -275,7 +288,8 @@ async def create_custom_order(
             ``OutcomeUnknownError`` with the journal entry.
 
     Returns:
-        The parsed ``CreateCustomOrderResponse``.
+        The parsed ``CreateCustomOrderResponse`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     query: dict[str, Any] = {"provider": provider}
     if coupon is not UNSET:
@@ -299,8 +313,8 @@ async def get_pending_forms(
     client: ExecuteClient,
     *,
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> PendingFormList:
     """Get Pending Forms.
 
@@ -314,12 +328,14 @@ async def get_pending_forms(
         client: The client (a ``ScaledmailClient``) that sends the request.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``PendingFormList``.
+        The parsed ``PendingFormList`` (through ``client.with_raw_response``: an ``APIResponse``
+        around it, with the status, headers and timings).
     """
     result = await client._execute(
         OPERATIONS["get_pending_forms"],
@@ -341,8 +357,8 @@ async def submit_form(
     provider: DomainSource | str,
     body: SubmitFormRequest | Mapping[str, Any],
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> SubmitFormResponse:
     """Submit Form.
 
@@ -363,12 +379,14 @@ async def submit_form(
             before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default,
             ``None`` sends none.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``SubmitFormResponse``.
+        The parsed ``SubmitFormResponse`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     query: dict[str, Any] = {"provider": provider}
     result = await client._execute(

@@ -2,16 +2,20 @@
 """Operations tagged ``organizations``: Organizations (renamed "Workspaces" in the newer docs)
 reachable with the key.
 
-One coroutine function per operation; the first argument is the client.
+One coroutine function per operation; the first argument is the client. These
+functions are the only definition of the operations: ``client.<op>`` and
+``client.with_raw_response.<op>`` are derived from them
+(``_generated.client_methods``).
 """
 
 from __future__ import annotations
 
 from typing import cast
 
-from scaledmail_async._operations import OPERATIONS
+from scaledmail_async._generated.operations import OPERATIONS
+from scaledmail_async._protocol import ExecuteClient
+from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
 from scaledmail_async._types import UNSET, Unset
-from scaledmail_async.api._protocol import ExecuteClient
 from scaledmail_async.models import OrganizationList
 
 __all__ = ["get_organizations"]
@@ -21,8 +25,8 @@ async def get_organizations(
     client: ExecuteClient,
     *,
     organization_id: str | Unset | None = UNSET,
-    timeout: float | None = None,  # noqa: ASYNC109
-    deadline: float | None = None,
+    timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
+    deadline: float | Unset | None = UNSET,
 ) -> OrganizationList:
     """Get Organizations.
 
@@ -35,12 +39,14 @@ async def get_organizations(
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
         organization_id: Accepted for uniformity; this operation never sends an organization.
-        timeout: Seconds allowed for each attempt; ``None`` uses the client's default.
-        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries;
-            ``None`` uses the client's default (no overall limit unless the client sets one).
+        timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
+        deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
+            ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
+            ``None`` sets no overall limit.
 
     Returns:
-        The parsed ``OrganizationList``.
+        The parsed ``OrganizationList`` (through ``client.with_raw_response``: an
+        ``APIResponse`` around it, with the status, headers and timings).
     """
     result = await client._execute(
         OPERATIONS["get_organizations"],

@@ -30,7 +30,7 @@ def _root_callback(**params: Any) -> None:
 
 def build_cli() -> click.Group:
     """The ``scaledmail`` command group: every operation of the spec plus the extra commands."""
-    from scaledmail_async._operations import OPERATIONS
+    from scaledmail_async._generated.operations import OPERATIONS
 
     root = click.Group(
         "scaledmail",

@@ -1,5 +1,6 @@
 """The ``scaledmail <tag> <operation-id>`` commands: one per operation, built from the generated
-operation table (:data:`scaledmail_async._operations.OPERATIONS`), so the CLI follows the spec
+operation table (:data:`scaledmail_async._generated.operations.OPERATIONS`), so the CLI follows
+the spec
 without edits.
 
 Names are kebab case; path parameters are arguments, declared query parameters options

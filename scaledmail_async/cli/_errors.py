@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from scaledmail_async.errors import (
+    REDACTED,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -166,9 +167,9 @@ def _body_detail(exc: BaseException) -> str:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """``text`` with every occurrence of ``secret`` replaced by ``***``."""
+    """``text`` with every occurrence of ``secret`` replaced by the redaction marker."""
     if secret:
-        return text.replace(secret, "***")
+        return text.replace(secret, REDACTED)
     return text
 
 

@@ -30,18 +30,27 @@ from scaledmail_async.testing._app import (
 from scaledmail_async.testing._faults import FAULT_KINDS, Fault, FaultHit, FaultQueue
 from scaledmail_async.testing._handlers import OPERATIONS, FakeOperation
 from scaledmail_async.testing._options import DEFAULT_API_KEY, FakeOptions
-from scaledmail_async.testing._ratelimit import ALGORITHMS, RateLimiter, RateLimitRule
+from scaledmail_async.testing._ratelimit import ALGORITHMS, FakeRateLimiter, RateLimitRule
 from scaledmail_async.testing._state import DomainPlan, FakeState, Mailbox
+
+#: The fake's routes by operation id (``OPERATIONS`` is kept as an alias for one release: the
+#: name collides with the SDK's own operation table).
+FAKE_OPERATIONS = OPERATIONS
+#: Deprecated alias of :class:`FakeRateLimiter` (the SDK's ``RateLimiter`` is the client-side
+#: interface); kept for one release.
+RateLimiter = FakeRateLimiter
 
 __all__ = [
     "ALGORITHMS",
     "API_PREFIX",
     "DEFAULT_API_KEY",
+    "FAKE_OPERATIONS",
     "FAULT_KINDS",
     "OPERATIONS",
     "DomainPlan",
     "FakeOperation",
     "FakeOptions",
+    "FakeRateLimiter",
     "FakeScaledmail",
     "FakeState",
     "Fault",

@@ -43,7 +43,7 @@ from scaledmail_async.testing._options import DEFAULT_API_KEY, FakeOptions
 from scaledmail_async.testing._ratelimit import (
     CRITICAL_MESSAGE,
     GLOBAL_MESSAGE,
-    RateLimiter,
+    FakeRateLimiter,
     RateLimitRule,
     Rejection,
     limit_label,
@@ -225,7 +225,7 @@ class FakeScaledmail:
         return f"<FakeScaledmail {where} requests={len(self.requests)}>"
 
     # ----------------------------------------------------------------- rate limits
-    def _build_limiter(self) -> RateLimiter:
+    def _build_limiter(self) -> FakeRateLimiter:
         opts = self.options
         global_rule = (
             RateLimitRule("global", opts.rate_limit, opts.rate_window, GLOBAL_MESSAGE)
@@ -237,7 +237,7 @@ class FakeScaledmail:
             if opts.critical_limit is not None
             else None
         )
-        return RateLimiter(
+        return FakeRateLimiter(
             global_rule=global_rule,
             critical_rule=critical_rule,
             algorithm=opts.rate_limit_algorithm,

@@ -33,9 +33,9 @@ from typing import Literal, Protocol
 __all__ = [
     "ALGORITHMS",
     "Algorithm",
+    "FakeRateLimiter",
     "FixedWindow",
     "RateLimitRule",
-    "RateLimiter",
     "Rejection",
     "SlidingWindow",
     "TokenBucket",
@@ -162,7 +162,7 @@ class Rejection:
     wait: float
 
 
-class RateLimiter:
+class FakeRateLimiter:
     """Per-key limiter applying the global rule to every request and the critical rule to the
     critical group. ``enabled = False`` switches it off at run time."""
 

@@ -39,7 +39,7 @@ from reliability_helpers import AttemptCounter, client_for, new_key
 from scaledmail_async import models
 from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._converter import structure, unstructure
-from scaledmail_async._operations import OPERATIONS
+from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._retry import BackoffPolicy
 from scaledmail_async._validation import prepare_body
 from scaledmail_async.cli._errors import EXIT_USAGE, exit_code_for

@@ -9,12 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = [
-    "COMPONENT_SCHEMAS",
-    "PATH_PARAMETER_SCHEMAS",
-    "QUERY_PARAMETER_SCHEMAS",
-    "REQUEST_BODY_SCHEMAS",
-]
+__all__ = ["COMPONENT_SCHEMAS", "QUERY_PARAMETER_SCHEMAS", "REQUEST_BODY_SCHEMAS"]
 
 #: Every ``components/schemas`` entry, by name.
 COMPONENT_SCHEMAS: Final[dict[str, dict[str, Any]]] = {
@@ -1038,28 +1033,4 @@ QUERY_PARAMETER_SCHEMAS: Final[dict[str, dict[str, dict[str, Any]]]] = {
     "get_pending_forms": {},
     "submit_form": {"provider": {"$ref": "#/components/schemas/DomainSource"}},
     "get_mailboxes_by_domain_id": {"password": {"type": "boolean"}},
-}
-
-#: operationId -> path parameter name -> its schema.
-PATH_PARAMETER_SCHEMAS: Final[dict[str, dict[str, dict[str, Any]]]] = {
-    "get_organizations": {},
-    "get_pre_warm_inboxes": {},
-    "buy_pre_warm_inboxes": {},
-    "get_domains": {},
-    "get_purchased_domains": {},
-    "search_domains": {},
-    "suggest_domains": {},
-    "buy_domains": {},
-    "update_domain_name": {"domain": {"type": "string", "minLength": 1}},
-    "update_domain_redirect": {"domain": {"type": "string", "minLength": 1}},
-    "get_packages": {},
-    "calculate_package": {},
-    "get_orders": {},
-    "get_order_details": {"order_id": {"type": "string", "minLength": 1}},
-    "cancel_order": {"order_id": {"type": "string", "minLength": 1}},
-    "create_order": {"price_id": {"type": "string", "minLength": 1}},
-    "create_custom_order": {},
-    "get_pending_forms": {},
-    "submit_form": {"uuid": {"type": "string", "minLength": 1}},
-    "get_mailboxes_by_domain_id": {"domain_id": {"type": "string", "minLength": 1}},
 }
