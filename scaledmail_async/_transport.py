@@ -535,6 +535,11 @@ class Transport:
             )
         elif status == 401:
             hint = ". Check the API key (get one at https://app.scaledmail.com/settings)."
+        elif status == 404 and "/api/v1/" not in URL(shown_url).path + "/":
+            hint = (
+                ". The request did not go to the API's /api/v1 path: base_url should end with "
+                "/api/v1 (e.g. https://server.scaledmail.com/api/v1)."
+            )
         message = (
             f"{operation}: HTTP {status}{' ' + reason if reason else ''} from {method} {shown_url}"
         )

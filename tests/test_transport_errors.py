@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aioresponses import aioresponses
 from operation_helpers import SAFE_GET, SPEND_POST, make_op
 
@@ -27,6 +29,8 @@ from scaledmail_async.errors import (
     ScaledmailError,
     UnprocessableEntityError,
 )
+
+StartServer = Callable[[web.Application], Awaitable[str]]
 
 BASE = "https://api.test/api/v1"
 THING_URL = f"{BASE}/things/rec1?organization_id=recORG"
@@ -213,3 +217,24 @@ async def test_connection_error_mapping(api_key: str) -> None:
             m.get(THING_URL, exception=TimeoutError())
             with pytest.raises(APITimeoutError):
                 await _call(client, SAFE_GET)
+
+
+async def test_a_404_without_the_api_prefix_names_base_url(
+    serve: StartServer, api_key: str
+) -> None:
+    # A user's base_url without /api/v1 ("https://server.scaledmail.com"): every call is a bare
+    # 404 from the web server; the error says what to fix.
+    async def handle(request: web.Request) -> web.Response:
+        return web.json_response({"error": "Not found"}, status=404)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    base = await serve(app)  # http://127.0.0.1:<port>/api/v1
+    root = base.removesuffix("/api/v1")
+    async with ScaledmailClient(api_key, base_url=root, rate_limit=None, max_retries=0) as client:
+        with pytest.raises(NotFoundError, match="base_url should end with /api/v1"):
+            await client.get_organizations()
+    async with ScaledmailClient(api_key, base_url=base, rate_limit=None, max_retries=0) as client:
+        with pytest.raises(NotFoundError) as info:
+            await client.get_organizations()
+        assert "base_url should end" not in str(info.value)  # a real 404 of the API
