@@ -20,7 +20,6 @@ mechanics live in ``_purchases`` and ``_reconcile``).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
 import time
@@ -51,7 +50,7 @@ from scaledmail_async._journal import (
     key_id,
 )
 from scaledmail_async._lanes import Priority
-from scaledmail_async._limiter import InProcessLimiter, RateLimiter, shared_limiter
+from scaledmail_async._limiter import InProcessLimiter, RateLimiter, _key_id, shared_limiter
 from scaledmail_async._limiter_redis import env_redis_limiter
 from scaledmail_async._logging import logger, setup_from_env
 from scaledmail_async._operation import Operation
@@ -234,7 +233,7 @@ class ScaledmailClient(OperationsMixin):
             # A limiter shared beyond the process (Redis) keys its state by a hash of the key.
             bind = getattr(limiter, "for_api_key", None)
             if callable(bind):
-                limiter = bind(hashlib.sha256(api_key.encode("utf-8")).hexdigest())
+                limiter = bind(_key_id(api_key))
         if journal is None:
             setting = env_value(JOURNAL_ENV)
             if setting is not None:
@@ -477,17 +476,7 @@ class ScaledmailClient(OperationsMixin):
             )
             # (3) decode.
             parsed = self._decode(op, result, shown)
-            if raw:
-                return APIResponse(
-                    parsed=parsed,
-                    status_code=result.status,
-                    headers=result.headers,
-                    retries_taken=result.retries,
-                    limiter_wait=result.limiter_wait,
-                    elapsed=result.elapsed,
-                    operation=op.operation_id,
-                )
-            return parsed
+            return self._answer(op, result, parsed, raw)
         except asyncio.CancelledError:
             err = self._closed_error(task, op.operation_id)
             if err is not None:
@@ -584,22 +573,8 @@ class ScaledmailClient(OperationsMixin):
             except ResponseDecodeError as exc:
                 await spend.failed(exc)
                 raise
-            try:
-                answer = _json_loads(result.body) if result.body.strip() else None
-            except ValueError:
-                answer = None
-            await spend.applied(answer)
-            if raw:
-                return APIResponse(
-                    parsed=parsed,
-                    status_code=result.status,
-                    headers=result.headers,
-                    retries_taken=result.retries,
-                    limiter_wait=result.limiter_wait,
-                    elapsed=result.elapsed,
-                    operation=op.operation_id,
-                )
-            return parsed
+            await spend.applied(parsed)
+            return self._answer(op, result, parsed, raw)
 
     async def _settle(
         self, entry: JournalEntry, start: float, deadline: float | None
@@ -720,6 +695,21 @@ class ScaledmailClient(OperationsMixin):
                     await reconcile_entry(self, entry, reads, settle_window=settle, clock_skew=skew)
                 )
         return results
+
+    @staticmethod
+    def _answer(op: Operation, result: RawResult, parsed: Any, raw: bool) -> Any:
+        """The call's return value: ``parsed``, or with ``raw`` the :class:`APIResponse`."""
+        if not raw:
+            return parsed
+        return APIResponse(
+            parsed=parsed,
+            status_code=result.status,
+            headers=result.headers,
+            retries_taken=result.retries,
+            limiter_wait=result.limiter_wait,
+            elapsed=result.elapsed,
+            operation=op.operation_id,
+        )
 
     def _decode(self, op: Operation, result: RawResult, shown: str) -> Any:
         body = result.body

@@ -46,7 +46,6 @@ in ``_lua/``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import logging
 import math
@@ -61,7 +60,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from scaledmail_async._env import REDIS_URL_ENV, env_value
 from scaledmail_async._lanes import LANES, Priority, check_priority
-from scaledmail_async._limiter import CRITICAL_GROUP, InProcessLimiter, LimiterTimeout, RateLimiter
+from scaledmail_async._limiter import (
+    CRITICAL_GROUP,
+    InProcessLimiter,
+    LimiterTimeout,
+    RateLimiter,
+    _key_id,
+)
 from scaledmail_async.errors import ConfigurationError, ScaledmailError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -730,4 +735,4 @@ def env_redis_limiter(
         if limiter is None:
             limiter = RedisRateLimiter.from_url(url, rate=rate, critical_limit=critical_limit)
             _env_limiters[key] = limiter
-    return limiter.bind(hashlib.sha256(api_key.encode("utf-8")).hexdigest())
+    return limiter.bind(_key_id(api_key))

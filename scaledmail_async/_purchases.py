@@ -31,6 +31,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from scaledmail_async._journal import (
     EntryState,
     JournalEntry,
@@ -41,6 +43,7 @@ from scaledmail_async._journal import (
     new_entry,
 )
 from scaledmail_async._operation import Operation
+from scaledmail_async._types import UNSET
 from scaledmail_async.errors import (
     APIStatusError,
     OutcomeUnknownError,
@@ -87,17 +90,26 @@ def domains_of(wire: Any) -> tuple[str, ...]:
     return tuple(found)
 
 
-def order_id_of(body: Any) -> str | None:
-    """The order or payment id of a spend's answer, when it has one."""
-    if isinstance(body, Mapping):
-        for name in _ID_FIELDS:
-            value = body.get(name)
-            if isinstance(value, str) and value:
-                return value
-        data = body.get("data")
-        if isinstance(data, Mapping):
-            return order_id_of(data)
-    return None
+def order_id_of(answer: Any) -> str | None:
+    """The order or payment id of a spend's answer, when it has one: a JSON object (an error
+    body), or the decoded response model (its fields, then the unknown keys it kept)."""
+    if isinstance(answer, Mapping):
+        found = {name: answer.get(name) for name in (*_ID_FIELDS, "data")}
+    elif attrs.has(type(answer)):
+        extra = getattr(answer, "additional_properties", None)
+        found = dict(extra) if isinstance(extra, Mapping) else {}
+        for name in (*_ID_FIELDS, "data"):
+            value = getattr(answer, name, None)
+            if value is not None and value is not UNSET:
+                found[name] = value
+    else:
+        return None
+    for name in _ID_FIELDS:
+        value = found.get(name)
+        if isinstance(value, str) and value:
+            return value
+    data = found.get("data")
+    return order_id_of(data) if data is not None else None
 
 
 class JournaledSpend:

@@ -94,7 +94,6 @@ __all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "RawResult", "Transport", "default_user_
 DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
 
 _PAYMENT_PENDING_TEXT: Final = "subscription created but unable to charge"
-_REDACTED: Final = REDACTED
 _MAX_DETAIL: Final = 300
 _SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization"})
 #: How deep an exception's ``__cause__``/``__context__`` chain is scrubbed (deeper links dropped).
@@ -288,7 +287,7 @@ class Transport:
         """``value`` with every occurrence of the API key replaced (strings, lists, dicts)."""
         key = self._api_key
         if isinstance(value, str):
-            return value.replace(key, _REDACTED) if key in value else value
+            return value.replace(key, REDACTED) if key in value else value
         if isinstance(value, list):
             return [self.redact(v) for v in value]
         if isinstance(value, dict):
@@ -345,7 +344,7 @@ class Transport:
         safe: CIMultiDict[str] = CIMultiDict()
         for name, value in headers.items():
             if name.lower() in _SECRET_HEADERS:
-                value = "Bearer " + _REDACTED if value.startswith("Bearer ") else _REDACTED
+                value = "Bearer " + REDACTED if value.startswith("Bearer ") else REDACTED
             else:
                 value = self.redact(value)
             safe.add(name, value)
