@@ -7,22 +7,20 @@ as a real subprocess, ``python -m scaledmail_async``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import pytest
 from click.testing import CliRunner, Result
+from threaded_fake import ThreadedFake
 
 from scaledmail_async import errors
 from scaledmail_async._generated.operations import OPERATIONS
@@ -43,36 +41,6 @@ from scaledmail_async.cli._errors import (
 from scaledmail_async.testing import FakeScaledmail
 
 T = TypeVar("T")
-
-
-class ThreadedFake:
-    """A FakeScaledmail serving from its own event loop in a daemon thread."""
-
-    def __init__(self, **options: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.fake: FakeScaledmail = self.call(lambda: FakeScaledmail(**options))
-        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(10)
-
-    def call(self, fn: Callable[[], T]) -> T:
-        """Run ``fn`` on the fake's loop (state is only touched from there) and return its value."""
-        future: Future[T] = Future()
-
-        def run() -> None:
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # pragma: no cover - surfaced by result()
-                future.set_exception(exc)
-
-        self.loop.call_soon_threadsafe(run)
-        return future.result(10)
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.fake.close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")

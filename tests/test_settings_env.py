@@ -5,14 +5,13 @@ A value from the environment gets the checks an argument gets, and its errors na
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 
 import pytest
 from click.testing import CliRunner
+from threaded_fake import ThreadedFake
 
 from scaledmail_async import ConfigurationError, ScaledmailClient
 from scaledmail_async._env import DEFAULT_BASE_URL, resolve
@@ -23,18 +22,11 @@ from scaledmail_async.testing import FakeScaledmail
 @pytest.fixture
 def fake_in_thread() -> Iterator[FakeScaledmail]:
     """A fake served from its own loop in a thread: the CLI and scripts run their own loops."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    fake = FakeScaledmail(rate_limit=1000)
-    asyncio.run_coroutine_threadsafe(fake.start(), loop).result(10)
+    threaded = ThreadedFake(rate_limit=1000)
     try:
-        yield fake
+        yield threaded.fake
     finally:
-        asyncio.run_coroutine_threadsafe(fake.close(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+        threaded.close()
 
 
 @pytest.fixture(autouse=True)
