@@ -5,12 +5,10 @@ purchases is tested against. Real fake over HTTP (aiohttp, and the SDK client fo
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -18,59 +16,19 @@ from typing import Any
 import aiohttp
 import pytest
 from click.testing import CliRunner
+from fake_api import Api as FakeApi
+from fake_api import ManualClock, Resp
 
 from scaledmail_async import ScaledmailClient
 from scaledmail_async.cli._app import build_cli
 from scaledmail_async.errors import NotFoundError
 from scaledmail_async.testing import FakeOptions, FakeScaledmail
 
-_UNSET: Any = object()
 DELAY = 30.0
 
 
-@dataclass
-class Resp:
-    status: int
-    text: str
-    headers: dict[str, str]
-
-    @property
-    def body(self) -> Any:
-        return json.loads(self.text)
-
-
-class Api:
-    """Raw calls to the fake, as a user's code would send them."""
-
-    def __init__(self, fake: FakeScaledmail, session: aiohttp.ClientSession) -> None:
-        self.fake = fake
-        self.session = session
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str] | None = None,
-        body: Any = _UNSET,
-        client_timeout: float | None = None,
-    ) -> Resp:
-        query = {"organization_id": self.fake.organization_id, **(params or {})}
-        kwargs: dict[str, Any] = {
-            "params": query,
-            "headers": {"Authorization": f"Bearer {self.fake.api_key}"},
-        }
-        if body is not _UNSET:
-            kwargs["json"] = body
-        if client_timeout is not None:
-            kwargs["timeout"] = aiohttp.ClientTimeout(total=client_timeout)
-        async with self.session.request(method, self.fake.base_url + path, **kwargs) as response:
-            return Resp(response.status, await response.text(), dict(response.headers))
-
-    async def ok(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = await self.call(method, path, **kwargs)
-        assert resp.status == 200, resp.text
-        return resp.body
+class Api(FakeApi):
+    """Raw calls to the fake, with the reads the visibility tests look at."""
 
     async def order_ids(self) -> set[str]:
         return {p["id"] for p in (await self.ok("GET", "/orders"))["payments"]}
@@ -81,14 +39,6 @@ class Api:
     async def purchased(self, **params: str) -> dict[str, Any]:
         data = await self.ok("GET", "/purchased-domains", params=params)
         return {p["domain"]: p for p in data["domains"]}
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
