@@ -245,10 +245,7 @@ class ScaledmailClient(OperationsMixin):
             )
         #: The purchase journal every spend of this client is recorded in (``None``: none).
         self.journal: PurchaseJournal | None = journal
-        for name, value in (("settle_window", settle_window), ("clock_skew", clock_skew)):
-            check_setting(name, value, what="a finite number of seconds >= 0", zero_ok=True)
-        self.settle_window = float(settle_window)
-        self.clock_skew = float(clock_skew)
+        self.settle_window, self.clock_skew = _check_windows(settle_window, clock_skew)
         self._transport = Transport(
             api_key=api_key,
             user_agent=default_user_agent(user_agent),
@@ -611,6 +608,16 @@ class ScaledmailClient(OperationsMixin):
         except Exception:
             return structure({}, op.response_type)
 
+    def _windows(
+        self, settle_window: float | None, clock_skew: float | None
+    ) -> tuple[float, float]:
+        """One reconciliation's settle window and clock-skew allowance: the client's unless
+        given."""
+        return _check_windows(
+            self.settle_window if settle_window is None else settle_window,
+            self.clock_skew if clock_skew is None else clock_skew,
+        )
+
     async def reconcile(
         self,
         tag_or_entry: str | JournalEntry,
@@ -628,10 +635,7 @@ class ScaledmailClient(OperationsMixin):
         Not found within ``settle_window`` seconds (default: the client's, 300) after the
         request was sent stays ``"unknown"``; after it, ``"not_applied"``. Never re-sends.
         """
-        settle = self.settle_window if settle_window is None else float(settle_window)
-        skew = self.clock_skew if clock_skew is None else float(clock_skew)
-        check_setting("settle_window", settle, what="a finite number of seconds >= 0", zero_ok=True)
-        check_setting("clock_skew", skew, what="a finite number of seconds >= 0", zero_ok=True)
+        settle, skew = self._windows(settle_window, clock_skew)
         journal = self.journal
         entry: JournalEntry | None = None
         if isinstance(tag_or_entry, JournalEntry):
@@ -684,8 +688,7 @@ class ScaledmailClient(OperationsMixin):
                 "reconcile_pending() needs a purchase journal: pass "
                 "ScaledmailClient(journal=...) or set SCALEDMAIL_JOURNAL"
             )
-        settle = self.settle_window if settle_window is None else float(settle_window)
-        skew = self.clock_skew if clock_skew is None else float(clock_skew)
+        settle, skew = self._windows(settle_window, clock_skew)
         mine = key_id(self._transport.api_key)
         reads = Reads(self)
         results = []
@@ -895,6 +898,13 @@ def _is_text(value: object) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _check_windows(settle_window: float, clock_skew: float) -> tuple[float, float]:
+    """Check reconciliation's ``settle_window`` and ``clock_skew`` (finite seconds >= 0)."""
+    for name, value in (("settle_window", settle_window), ("clock_skew", clock_skew)):
+        check_setting(name, value, what="a finite number of seconds >= 0", zero_ok=True)
+    return float(settle_window), float(clock_skew)
 
 
 def _no_release() -> None:
