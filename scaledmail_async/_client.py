@@ -56,7 +56,13 @@ from scaledmail_async._logging import logger, setup_from_env
 from scaledmail_async._operation import Operation
 from scaledmail_async._prepare import RequestBuilder
 from scaledmail_async._purchases import JournaledSpend
-from scaledmail_async._reconcile import Reads, Reconciliation, find_on_server, reconcile_entry
+from scaledmail_async._reconcile import (
+    Reads,
+    Reconciliation,
+    evidence_kind,
+    find_on_server,
+    reconcile_entry,
+)
 from scaledmail_async._response import APIResponse
 from scaledmail_async._retry import BackoffPolicy
 from scaledmail_async._transport import (
@@ -659,7 +665,7 @@ class ScaledmailClient(OperationsMixin):
             tag = tag_or_entry if isinstance(tag_or_entry, str) else tag_or_entry.tag
             found = await find_on_server(
                 reads,
-                operation="create_custom_order",
+                by=evidence_kind(entry.operation) if entry is not None else "tag",
                 tag=tag,
                 domains=entry.domains if entry is not None else (),
                 organization_id=(

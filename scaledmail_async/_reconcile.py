@@ -39,7 +39,7 @@ from scaledmail_async.errors import NotFoundError
 if TYPE_CHECKING:
     from scaledmail_async._client import ScaledmailClient
 
-__all__ = ["Reads", "Reconciliation", "find_on_server"]
+__all__ = ["Reads", "Reconciliation", "evidence_kind", "find_on_server", "reconcile_entry"]
 
 Outcome = Literal["applied", "not_applied", "unknown"]
 
@@ -124,26 +124,31 @@ def _parse_time(value: object) -> float | None:
     return moment.timestamp()
 
 
+def evidence_kind(operation: str) -> Literal["tag", "domains"]:
+    """How a spend of ``operation`` is found again: the spec's ``x-reconcile`` ``by``."""
+    how = OPERATIONS[operation].reconcile
+    if how is None:  # pragma: no cover - the codegen requires x-reconcile on every spend
+        raise ValueError(f"{operation} has no x-reconcile in the spec")
+    return how.by
+
+
 async def find_on_server(
     reads: Reads,
     *,
-    operation: str,
+    by: Literal["tag", "domains"],
     tag: str | None,
     domains: tuple[str, ...],
     organization_id: str | None,
     since: float | None,
     clock_skew: float,
 ) -> tuple[str | None, str] | None:
-    """Look for the spend; ``(order_id, evidence)`` when found, else ``None``.
+    """Look for the spend by its tag or its domain names (``by``, from :func:`evidence_kind`);
+    ``(order_id, evidence)`` when found, else ``None``.
 
     ``since`` is when the request was sent (``None``: unknown, look at every order).
     """
-    op = OPERATIONS[operation]
-    how = op.reconcile
-    if how is None:  # pragma: no cover - the codegen requires x-reconcile on every spend
-        raise ValueError(f"{operation} has no x-reconcile in the spec")
     floor = None if since is None else since - clock_skew
-    if how.by == "tag":
+    if by == "tag":
         if not tag:
             return None
         payments = await reads.payments(organization_id)
@@ -215,7 +220,7 @@ async def reconcile_entry(
     sent = entry.sent_at if entry.sent_at is not None else entry.created_at
     found = await find_on_server(
         reads,
-        operation=entry.operation,
+        by=evidence_kind(entry.operation),
         tag=entry.tag,
         domains=entry.domains,
         organization_id=entry.organization_id,

@@ -463,3 +463,21 @@ async def test_the_environment_variable_sets_the_journal(
     assert isinstance(client.journal, SQLitePurchaseJournal)
     assert client.journal.path == tmp_path / "env.db"
     await client.aclose()
+
+
+async def test_an_entry_without_a_journal_is_searched_by_its_own_evidence() -> None:
+    # A buy_domains entry reconciled by a client without a journal is looked for in the
+    # purchased domains (its x-reconcile), not by a tag it never had.
+    async with FakeScaledmail(rate_limit=None, critical_limit=None, taken_ratio=0.0) as fake:
+        async with client_of(fake, None) as client:
+            await client.buy_domains(body={"domains": ["evidence-by-domain.com"]})
+            entry = new_entry(
+                operation="buy_domains",
+                tag=None,
+                domains=["evidence-by-domain.com"],
+                fingerprint="f" * 64,
+                key_id=key_id(fake.api_key),
+                organization_id=fake.organization_id,
+            )
+            found = await client.reconcile(entry)
+        assert found.state == "applied" and "evidence-by-domain.com" in found.evidence
