@@ -10,7 +10,7 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import yaml
 
@@ -22,6 +22,9 @@ __all__ = [
     "load_spec",
     "read_operations",
 ]
+
+#: ``x-organization-id`` of an operation.
+OrgRule = Literal["required", "optional", "none"]
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -75,10 +78,17 @@ class OperationSpec:
     retry: str
     spends_money: bool
     rate_limit_group: str | None
-    sends_organization_id: bool
+    organization: OrgRule
+    """``x-organization-id``: ``required`` (refused before sending without one), ``optional``
+    (sent when configured) or ``none`` (never sent)."""
     source: str | None
     #: ``x-reconcile`` of a spend: ``(by, field, max_length)``, ``by`` = "tag" | "domains".
     reconcile: tuple[str, str, int | None] | None = None
+
+    @property
+    def sends_organization_id(self) -> bool:
+        """Whether the client's organization is sent as the ``organization_id`` query parameter."""
+        return self.organization != "none"
 
 
 def load_spec(path: Path) -> dict[str, Any]:
@@ -199,9 +209,12 @@ def read_operations(spec: dict[str, Any]) -> list[OperationSpec]:
             for raw in [*shared, *(op.get("parameters") or [])]:
                 param = _param(spec, raw, where)
                 by_key[(param.location, param.name)] = param
-            sends_org = op.get("x-organization-id", "query")
-            if sends_org not in ("query", "none"):
-                raise SpecError(f"{where}: x-organization-id must be query or none")
+            org_rule = op.get("x-organization-id")
+            if org_rule not in ("required", "optional", "none"):
+                raise SpecError(
+                    f"{where}: x-organization-id must be required, optional or none, "
+                    f"got {org_rule!r}"
+                )
             path_names = [
                 seg[1:-1] for seg in path.split("/") if seg.startswith("{") and seg.endswith("}")
             ]
@@ -284,7 +297,7 @@ def read_operations(spec: dict[str, Any]) -> list[OperationSpec]:
                     retry=retry,
                     spends_money=spends,
                     rate_limit_group=group,
-                    sends_organization_id=sends_org == "query",
+                    organization=cast(OrgRule, org_rule),
                     source=op.get("x-source"),
                     reconcile=reconcile,
                 )

@@ -138,10 +138,16 @@ def _docstring(op: OperationSpec, names: _Names, indent: str) -> str:
         if not op.body_required:
             text = f"{text} Not sent when ``UNSET``."
         lines.extend(_wrap(text, "    ", "    "))
-    if op.sends_organization_id:
+    if op.organization == "required":
         org = (
-            "organization_id: The organization to act on: ``UNSET`` uses the client's default, "
-            "``None`` sends none."
+            "organization_id: The organization to act on: ``UNSET`` uses the client's default "
+            "(``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises "
+            "``MissingOrganizationError`` before anything is sent."
+        )
+    elif op.organization == "optional":
+        org = (
+            "organization_id: The organization to act on (optional here): ``UNSET`` uses the "
+            "client's default, ``None`` sends none."
         )
     else:
         org = (
@@ -424,7 +430,7 @@ def _render_operations(header: str, ops: list[OperationSpec], names: _Names) -> 
         lines.append(f"        retry={op.retry!r},")
         lines.append(f"        spends_money={op.spends_money!r},")
         lines.append(f"        rate_limit_group={op.rate_limit_group!r},")
-        lines.append(f"        sends_organization_id={op.sends_organization_id!r},")
+        lines.append(f"        organization={op.organization!r},")
         if op.reconcile is not None:
             by, field, max_length = op.reconcile
             lines.append(

@@ -104,7 +104,9 @@ class ScaledmailClient(OperationsMixin):
             ``SCALEDMAIL_API_KEY`` environment variable. Never shown in reprs, logs or errors.
         organization_id: sent as the ``organization_id`` query parameter on every operation except
             ``get_organizations``; defaults to ``SCALEDMAIL_ORGANIZATION_ID``. A per-call
-            ``organization_id=`` overrides it (``None`` sends none).
+            ``organization_id=`` overrides it (``None`` sends none). Operations the spec marks
+            ``x-organization-id: required`` (all but ``get_organizations`` and ``get_packages``)
+            raise ``MissingOrganizationError`` before sending when there is none.
         base_url: the API root; defaults to ``SCALEDMAIL_BASE_URL`` when set and not blank,
             else production (``https://server.scaledmail.com/api/v1``). ``http://`` is accepted
             only for loopback hosts, from the argument and the variable alike.

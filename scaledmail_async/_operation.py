@@ -12,9 +12,10 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["Operation", "QueryParam", "Reconcile", "RetryClass"]
+__all__ = ["Operation", "OrganizationRule", "QueryParam", "Reconcile", "RetryClass"]
 
 RetryClass = Literal["safe", "pre-send-only"]
+OrganizationRule = Literal["required", "optional", "none"]
 
 
 @attrs.frozen
@@ -69,8 +70,18 @@ class Operation:
     spends_money: bool
     #: Extra rate-limit group (``"critical"``: 15/minute) or ``None``.
     rate_limit_group: str | None
-    #: Whether the client's ``organization_id`` is sent as a query parameter.
-    sends_organization_id: bool
+    #: ``x-organization-id``: ``"required"`` (refused before sending without one:
+    #: :class:`~scaledmail_async.errors.MissingOrganizationError`), ``"optional"`` (sent when
+    #: configured) or ``"none"`` (never sent).
+    organization: OrganizationRule
     summary: str = ""
     #: How a spend is reconciled (``None`` for operations that spend nothing).
     reconcile: Reconcile | None = None
+    #: Whether the client's ``organization_id`` is sent as a query parameter.
+    sends_organization_id: bool = attrs.field(init=False)
+    #: Whether a call without an organization is refused before sending.
+    requires_organization: bool = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "sends_organization_id", self.organization != "none")
+        object.__setattr__(self, "requires_organization", self.organization == "required")

@@ -34,7 +34,7 @@ from scaledmail_async._urls import (
     encode_path_param,
 )
 from scaledmail_async._validation import check_json, encode_json, prepare_body
-from scaledmail_async.errors import RequestValidationError
+from scaledmail_async.errors import MissingOrganizationError, RequestValidationError
 
 __all__ = ["URL_CACHE_SIZE", "PreparedRequest", "RequestBuilder"]
 
@@ -128,6 +128,9 @@ class RequestBuilder:
         cache_url: bool,
     ) -> PreparedRequest:
         operation = op.operation_id
+        # (0) a missing organization first: it is the client's setting, whatever the arguments.
+        if org is None and op.requires_organization:
+            raise MissingOrganizationError(operation)
         # (1) path parameters: present, strings, not blank; then one encoded segment each.
         path = op.path
         if op.path_params:
@@ -139,7 +142,7 @@ class RequestBuilder:
         # (2) query and body.
         params = prepare_query(op, query) if (query or op.query_params) else {}
         wire = prepare_body(op, body, query)
-        # (3) organization_id.
+        # (3) organization_id (a missing one was refused first).
         if op.sends_organization_id and org is not None:
             if not isinstance(org, str) or not org.strip():
                 raise RequestValidationError(

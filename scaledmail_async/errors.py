@@ -47,6 +47,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "MissingAPIKeyError",
+    "MissingOrganizationError",
     "NotFoundError",
     "OutcomeUnknownError",
     "PaymentPendingError",
@@ -88,6 +89,24 @@ class RequestValidationError(ScaledmailError, ValueError):
         self.message = message
         where = f"{operation}: " if operation else ""
         super().__init__(f"{where}invalid {field}: {message}")
+
+
+class MissingOrganizationError(RequestValidationError):
+    """An operation that needs an organization was called without one (no per-call
+    ``organization_id=``, no client ``organization_id``, no ``SCALEDMAIL_ORGANIZATION_ID``).
+    Nothing was sent. ``field`` is ``"organization_id"``."""
+
+    def __init__(self, operation: str) -> None:
+        self.field = "organization_id"
+        self.operation = operation
+        self.message = (
+            "this operation needs an organization and none is set: pass organization_id= to the "
+            "call or to ScaledmailClient(organization_id=...), or set SCALEDMAIL_ORGANIZATION_ID "
+            "(your organizations: await client.get_organizations(), or `scaledmail organizations "
+            "get-organizations`)"
+        )
+        # Not RequestValidationError's "invalid organization_id" wording: nothing was given.
+        ScaledmailError.__init__(self, f"{operation}: missing organization_id: {self.message}")
 
 
 class ConfigurationError(ScaledmailError, ValueError):

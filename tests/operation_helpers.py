@@ -22,7 +22,7 @@ def make_op(**overrides: Any) -> Operation:
         "retry": "safe",
         "spends_money": False,
         "rate_limit_group": None,
-        "sends_organization_id": True,
+        "organization": "optional",
     }
     fields.update(overrides)
     return Operation(**fields)

@@ -258,6 +258,9 @@ def test_operation_table_matches_the_spec() -> None:
         assert record.retry == ("pre-send-only" if op_id in SPENDS_MONEY else "safe")
         assert record.rate_limit_group == ("critical" if op_id in CRITICAL else None)
         assert record.sends_organization_id == (op_id != "get_organizations")
+        expected_rule = {"get_organizations": "none", "get_packages": "optional"}
+        assert record.organization == expected_rule.get(op_id, "required")
+        assert record.requires_organization == (record.organization == "required")
         if expected.body is None:
             assert record.request_type is None
             assert op_id not in REQUEST_BODY_SCHEMAS

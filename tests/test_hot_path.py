@@ -37,7 +37,7 @@ def _op(operation_id: str, path: str, *, org: bool = True) -> Operation:
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=org,
+        organization="optional" if org else "none",
     )
 
 

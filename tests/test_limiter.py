@@ -76,7 +76,7 @@ def _op(group: str | None, path: str = "/crit") -> Operation:
         path=path,
         path_params=(),
         rate_limit_group=group,
-        sends_organization_id=False,
+        organization="none",
     )
 
 

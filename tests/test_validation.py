@@ -479,7 +479,7 @@ def test_converter_errors_are_mapped_to_field_paths() -> None:
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="optional",
     )
     with pytest.raises(RequestValidationError) as err:
         v.prepare_body(op, {"domains": [1, 2, 3, "x"]})

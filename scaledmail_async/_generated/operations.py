@@ -22,7 +22,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=False,
+        organization="none",
         summary="Get Organizations",
     ),
     "get_pre_warm_inboxes": Operation(
@@ -38,7 +38,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Pre Warm Inboxes",
     ),
     "buy_pre_warm_inboxes": Operation(
@@ -54,7 +54,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="pre-send-only",
         spends_money=True,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         reconcile=Reconcile(by="tag", field="tag", max_length=None),
         summary="Buy Pre Warm Inboxes",
     ),
@@ -71,7 +71,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Get Domains",
     ),
     "get_purchased_domains": Operation(
@@ -95,7 +95,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Get Purchased Domains",
     ),
     "search_domains": Operation(
@@ -111,7 +111,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group="critical",
-        sends_organization_id=True,
+        organization="required",
         summary="Search Domains",
     ),
     "suggest_domains": Operation(
@@ -137,7 +137,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group="critical",
-        sends_organization_id=True,
+        organization="required",
         summary="Suggest Domains",
     ),
     "buy_domains": Operation(
@@ -153,7 +153,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="pre-send-only",
         spends_money=True,
         rate_limit_group="critical",
-        sends_organization_id=True,
+        organization="required",
         reconcile=Reconcile(by="domains", field="domains", max_length=None),
         summary="Buy Domains",
     ),
@@ -178,7 +178,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Update Domain Name",
     ),
     "update_domain_redirect": Operation(
@@ -194,7 +194,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Update Domain Redirect",
     ),
     "get_packages": Operation(
@@ -210,7 +210,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="optional",
         summary="Get Packages",
     ),
     "calculate_package": Operation(
@@ -226,7 +226,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Calculate Package",
     ),
     "get_orders": Operation(
@@ -242,7 +242,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Get Orders",
     ),
     "get_order_details": Operation(
@@ -258,7 +258,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Get Order Details",
     ),
     "cancel_order": Operation(
@@ -274,7 +274,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Cancel Order",
     ),
     "create_order": Operation(
@@ -301,7 +301,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="pre-send-only",
         spends_money=True,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         reconcile=Reconcile(by="tag", field="tag", max_length=20),
         summary="Create Order",
     ),
@@ -332,7 +332,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="pre-send-only",
         spends_money=True,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         reconcile=Reconcile(by="tag", field="tag", max_length=20),
         summary="Create Custom Order",
     ),
@@ -349,7 +349,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Get Pending Forms",
     ),
     "submit_form": Operation(
@@ -376,7 +376,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Submit Form",
     ),
     "get_mailboxes_by_domain_id": Operation(
@@ -401,7 +401,7 @@ OPERATIONS: dict[str, Operation] = {
         retry="safe",
         spends_money=False,
         rate_limit_group=None,
-        sends_organization_id=True,
+        organization="required",
         summary="Get Mailboxes by Domain ID",
     ),
 }

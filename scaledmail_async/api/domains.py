@@ -61,8 +61,9 @@ async def get_domains(
 
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -107,8 +108,9 @@ async def get_purchased_domains(
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
         available: Only domains that can still be used for new orders. Not sent when ``UNSET``.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -156,8 +158,9 @@ async def search_domains(
         client: The client (a ``ScaledmailClient``) that sends the request.
         body: The JSON body: a ``SearchDomainsRequest`` or a mapping with its wire names,
             validated before anything is sent.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -207,8 +210,9 @@ async def suggest_domains(
             ``UNSET``.
         body: The JSON body: a ``SuggestDomainsRequest`` or a mapping with its wire names,
             validated before anything is sent.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -260,8 +264,9 @@ async def buy_domains(
         client: The client (a ``ScaledmailClient``) that sends the request.
         body: The JSON body: a ``BuyDomainsRequest`` or a mapping with its wire names, validated
             before anything is sent.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -320,8 +325,9 @@ async def update_domain_name(
             strings are sent as given).
         body: The JSON body: a ``UpdateDomainNameRequest`` or a mapping with its wire names,
             validated before anything is sent.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -369,8 +375,9 @@ async def update_domain_redirect(
         domain: The domain whose redirect changes.
         body: The JSON body: a ``UpdateDomainRedirectRequest`` or a mapping with its wire names,
             validated before anything is sent.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),

@@ -45,8 +45,9 @@ async def get_mailboxes_by_domain_id(
         domain_id: The domain's `id` from `get_domains`.
         password: Include mailbox passwords (observed in one live client; undocumented). Not
             sent when ``UNSET``.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),

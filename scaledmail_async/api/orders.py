@@ -60,8 +60,9 @@ async def get_orders(
 
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -104,8 +105,9 @@ async def get_order_details(
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
         order_id: The order id (`id` from `get_orders`, `rec...`).
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -148,8 +150,9 @@ async def cancel_order(
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
         order_id: The order id (`id` from `get_orders`, `rec...`).
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -206,8 +209,9 @@ async def create_order(
         coupon: A valid coupon code. Not sent when ``UNSET``.
         body: The JSON body: a ``CreateOrderRequest`` or a mapping with its wire names,
             validated before anything is sent.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -274,8 +278,9 @@ async def create_custom_order(
         coupon: A valid coupon code. Not sent when ``UNSET``.
         body: The JSON body: a ``CreateCustomOrderRequest`` or a mapping with its wire names,
             validated before anything is sent.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -326,8 +331,9 @@ async def get_pending_forms(
 
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -377,8 +383,9 @@ async def submit_form(
             domains. One of ``scaledmail``, ``other`` (other strings are sent as given).
         body: The JSON body: a ``SubmitFormRequest`` or a mapping with its wire names, validated
             before anything is sent.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),

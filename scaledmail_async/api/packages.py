@@ -38,8 +38,8 @@ async def get_packages(
 
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on (optional here): ``UNSET`` uses the client's
+            default, ``None`` sends none.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
@@ -84,8 +84,9 @@ async def calculate_package(
         client: The client (a ``ScaledmailClient``) that sends the request.
         body: The JSON body: a ``CalculatePackageRequest`` or a mapping with its wire names,
             validated before anything is sent.
-        organization_id: The organization to act on: ``UNSET`` uses the client's default,
-            ``None`` sends none.
+        organization_id: The organization to act on: ``UNSET`` uses the client's default
+            (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
+            ``MissingOrganizationError`` before anything is sent.
         timeout: Seconds per attempt: ``UNSET`` uses the client's setting, ``None`` sets none.
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),

@@ -358,6 +358,7 @@ async def test_aclose_while_a_spend_is_connecting_stays_client_closed() -> None:
         client = ScaledmailClient(
             new_key("CLOSE"),
             base_url=f"http://127.0.0.1:{blocked.port}/api/v1",
+            organization_id="recORG",
             rate_limit=None,
             max_retries=0,
             connect_timeout=HANG * 3,
