@@ -5,6 +5,8 @@ From ``openapi/scaledmail.yaml`` it generates, and ``python -m codegen --check``
 - ``scaledmail_async/models/__init__.py``: attrs models and StrEnums, by datamodel-code-generator
   through our templates (:mod:`codegen._models` explains the small post-processing steps);
 - ``scaledmail_async/models/_wire_names.py``: attribute -> wire name, for the converter;
+- ``scaledmail_async/models/bodies.py``: a TypedDict per request body and nested request object
+  (:mod:`codegen._bodies`);
 - ``scaledmail_async/_generated/`` (``operations.py``, ``schemas.py``, ``client_methods.py``),
   ``api/__init__.py`` and ``api/<tag>.py``: the operation surface (:mod:`codegen._surface`).
   Each operation is defined once, as its ``api/<tag>.py`` function;
@@ -22,6 +24,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from codegen._bodies import render_bodies, request_only_schemas, typed_dict_names
 from codegen._models import generate_models
 from codegen._output import GENERATED_MARKER, folder_readmes, format_tree
 from codegen._spec import SpecError, load_spec, read_operations
@@ -46,10 +49,24 @@ def generate(spec_path: Path = DEFAULT_SPEC, root: Path = REPO_ROOT) -> dict[str
     with tempfile.TemporaryDirectory(prefix="scaledmail-codegen-") as tmp:
         work = Path(tmp)
         (work / "dcg").mkdir()
-        models = generate_models(spec, header, work / "dcg")
+        models = generate_models(
+            spec,
+            header,
+            work / "dcg",
+            strict_schemas=request_only_schemas(spec, operations),
+            body_names=typed_dict_names(spec, operations),
+        )
+        bodies_source = render_bodies(
+            header=header,
+            spec=spec,
+            ops=operations,
+            schema_classes=models.schema_classes,
+            enum_classes=models.enum_classes,
+        )
         files = {
             "scaledmail_async/models/__init__.py": models.source,
             "scaledmail_async/models/_wire_names.py": models.wire_names_source,
+            "scaledmail_async/models/bodies.py": bodies_source,
         }
         files.update(
             render_surface(

@@ -10,7 +10,11 @@ happen outside DCG, each because neither a DCG option nor a template can express
 2. enum-typed annotations are widened from ``TheEnum`` to ``TheEnum | str`` (unknown values are kept
    as strings). A Jinja template only has the rendered type hint string, in which an enum can sit
    anywhere (``list[TheEnum] | None``), so this is done on the module's syntax tree: every enum
-   name inside a class attribute annotation is rewritten in place;
+   name inside a class attribute annotation is rewritten in place. In the models only requests
+   use (``CalculatePackageRequest``), an enum becomes ``TheEnumValue`` instead: the enum, its
+   literal strings or an explicit ``Unlisted`` (so a type checker reports ``tier="maxx"``); one
+   such alias per enum is appended to the module, with the re-export of the request bodies'
+   TypedDicts (:mod:`codegen._bodies`);
 3. ``--emit-model-metadata`` writes the wire names that ``--snake-case-field`` replaces; they are
    written to ``scaledmail_async/models/_wire_names.py`` for the converter.
 
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codegen._bodies import enum_value_alias
 from codegen._spec import SpecError
 
 __all__ = ["GeneratedModels", "generate_models"]
@@ -72,7 +77,9 @@ _DCG_OPTIONS = [
     "--no-formatters",
     "--disable-warnings",
     "--additional-imports",
-    "attrs,typing.Any,scaledmail_async._types.UNSET,scaledmail_async._types.Unset",
+    "attrs,typing.Any,typing.Literal,typing.TypeAlias,scaledmail_async._types.UNSET,"
+    "scaledmail_async._types.Unlisted,scaledmail_async._types.Unset,"
+    "scaledmail_async._model_base.ScaledmailModel",
 ]
 
 
@@ -144,26 +151,92 @@ def _class_kinds(tree: ast.Module) -> tuple[list[str], list[str]]:
     return models, enums
 
 
-def _widen_enums(source: str, enums: set[str]) -> str:
-    """Rewrite ``TheEnum`` to ``TheEnum | str`` in every class attribute annotation."""
+def _widen_enums(source: str, enums: set[str], strict_classes: set[str]) -> str:
+    """Rewrite ``TheEnum`` to ``TheEnum | str`` in every class attribute annotation, and to
+    ``TheEnumValue`` (the enum, its literal strings or an explicit ``Unlisted``) in the models
+    only requests use (``strict_classes``)."""
     tree = ast.parse(source)
-    edits: list[tuple[int, int, int]] = []
+    edits: list[tuple[int, int, int, bool]] = []
     for node in tree.body:
         if not isinstance(node, ast.ClassDef) or node.name in enums:
             continue
+        strict = node.name in strict_classes
         for stmt in node.body:
             if isinstance(stmt, ast.AnnAssign):
+                target = stmt.target.id if isinstance(stmt.target, ast.Name) else ""
                 for sub in ast.walk(stmt.annotation):
+                    if (
+                        isinstance(sub, ast.Name)
+                        and sub.id == "Any"
+                        and target != "additional_properties"
+                    ):
+                        # A value the spec gives no type: ``object`` (narrow it), not ``Any``.
+                        if sub.end_col_offset is None or sub.lineno != sub.end_lineno:
+                            raise SpecError(f"cannot locate annotation in {node.name}")
+                        edits.append((sub.lineno, sub.col_offset, sub.end_col_offset, False))
+                        continue
                     if isinstance(sub, ast.Name) and sub.id in enums:
                         if sub.end_col_offset is None or sub.lineno != sub.end_lineno:
                             raise SpecError(f"cannot locate annotation in {node.name}")
-                        edits.append((sub.lineno, sub.col_offset, sub.end_col_offset))
+                        edits.append((sub.lineno, sub.col_offset, sub.end_col_offset, strict))
     lines = source.splitlines(keepends=True)
-    for lineno, start, end in sorted(edits, reverse=True):
+    for lineno, start, end, strict in sorted(edits, reverse=True):
         # col offsets are UTF-8 byte offsets; annotations are ASCII, so they equal str indexes.
         line = lines[lineno - 1]
-        lines[lineno - 1] = f"{line[:start]}{line[start:end]} | str{line[end:]}"
+        name = line[start:end]
+        if name == "Any":
+            widened = "object"
+        else:
+            widened = enum_value_alias(name) if strict else f"{name} | str"
+        lines[lineno - 1] = f"{line[:start]}{widened}{line[end:]}"
     return "".join(lines)
+
+
+def _enum_values(source: str, enums: list[str]) -> dict[str, list[str]]:
+    """Each generated enum's values, read from its members (``GOOGLE = "google"``): inline
+    enums of the spec get a class too, with no component schema to read them from."""
+    values: dict[str, list[str]] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.ClassDef) and node.name in enums:
+            values[node.name] = [
+                stmt.value.value
+                for stmt in node.body
+                if isinstance(stmt, ast.Assign)
+                and isinstance(stmt.value, ast.Constant)
+                and isinstance(stmt.value.value, str)
+            ]
+    return {e: values[e] for e in enums}
+
+
+def _enum_aliases(enum_values: dict[str, list[str]]) -> str:
+    """One ``<Enum>Value`` alias per enum: what a request may give for it."""
+    out = [
+        "",
+        "",
+        "# What a request may give for each enum: a member, its literal string, or an explicit",
+        "# ``Unlisted(...)`` for a value the spec does not list yet (a type checker reports any",
+        "# other string). Responses keep unknown values as plain ``str``.",
+    ]
+    for enum_class, values in enum_values.items():
+        literal = ", ".join(repr(v) for v in values)
+        out.append("")
+        out.append(
+            f"{enum_value_alias(enum_class)}: TypeAlias = "
+            f"{enum_class} | Literal[{literal}] | Unlisted"
+        )
+        out.append(
+            f'"""A :class:`{enum_class}`, one of its values, or an explicit ``Unlisted``."""'
+        )
+    return "\n".join(out) + "\n"
+
+
+def _bodies_reexport(body_names: list[str]) -> str:
+    names = "".join(f"    {n} as {n},\n" for n in sorted(body_names))
+    return (
+        "\n\n# The request bodies' TypedDicts (generated into ``bodies.py``, which imports this\n"
+        "# module's names, hence at the end).\n"
+        f"from scaledmail_async.models.bodies import (\n{names})\n"
+    )
 
 
 def _wire_names(meta: dict[str, Any], models: list[str], header: str) -> tuple[str, dict[str, str]]:
@@ -208,12 +281,25 @@ def _wire_names(meta: dict[str, Any], models: list[str], header: str) -> tuple[s
     return "\n".join(body), schema_classes
 
 
-def generate_models(spec: dict[str, Any], header: str, work: Path) -> GeneratedModels:
-    """Run DCG on ``spec`` and post-process its output (see the module docstring)."""
+def generate_models(
+    spec: dict[str, Any],
+    header: str,
+    work: Path,
+    *,
+    strict_schemas: set[str],
+    body_names: list[str],
+) -> GeneratedModels:
+    """Run DCG on ``spec`` and post-process its output (see the module docstring).
+
+    ``strict_schemas``: the component schemas only requests use (their enum attributes take
+    ``<Enum>Value``); ``body_names``: the TypedDicts of ``bodies.py``, re-exported here."""
     raw, meta = _run_dcg(_dcg_input(spec), f"{header}\n{_MODELS_DOC}", work)
     models, enums = _class_kinds(ast.parse(raw))
-    source = _widen_enums(raw, set(enums))
     wire_source, schema_classes = _wire_names(meta, models, header)
+    strict_classes = {schema_classes[n] for n in strict_schemas if n in schema_classes}
+    source = _widen_enums(raw, set(enums), strict_classes)
+    enum_values = _enum_values(raw, enums)
+    source = source + _enum_aliases(enum_values) + _bodies_reexport(body_names)
     return GeneratedModels(
         source=source,
         wire_names_source=wire_source,

@@ -17,6 +17,7 @@ import textwrap
 from collections.abc import Iterable
 from typing import Any
 
+from codegen._bodies import body_dict_name, enum_value_alias
 from codegen._spec import OperationSpec, ParamSpec, SpecError
 
 __all__ = ["render_surface"]
@@ -37,15 +38,22 @@ _DOC_WIDTH = 92
 class _Names:
     """Maps component schema names to generated class names."""
 
-    def __init__(self, schema_classes: dict[str, str], enum_classes: Iterable[str]) -> None:
+    def __init__(
+        self, schema_classes: dict[str, str], enum_classes: Iterable[str], body_schemas: list[str]
+    ) -> None:
         self._schema_classes = schema_classes
         self.enums = frozenset(enum_classes)
+        self._body_schemas = body_schemas
 
     def cls(self, schema_name: str) -> str:
         try:
             return self._schema_classes[schema_name]
         except KeyError:
             raise SpecError(f"no generated model for components/schemas/{schema_name}") from None
+
+    def body_dict(self, schema_name: str) -> str:
+        """The TypedDict of a request body schema."""
+        return body_dict_name(schema_name, self._body_schemas)
 
 
 def _response_type(op: OperationSpec, names: _Names) -> str:
@@ -55,7 +63,7 @@ def _response_type(op: OperationSpec, names: _Names) -> str:
 
 def _param_type(param: ParamSpec, names: _Names) -> str:
     if param.enum_schema is not None:
-        return f"{names.cls(param.enum_schema)} | str"
+        return enum_value_alias(names.cls(param.enum_schema))
     return _PY_TYPES[param.json_type]
 
 
@@ -63,9 +71,10 @@ def _models_used(op: OperationSpec, names: _Names) -> set[str]:
     used = {names.cls(op.response_schema_name)}
     if op.body_schema_name is not None:
         used.add(names.cls(op.body_schema_name))
+        used.add(names.body_dict(op.body_schema_name))
     for param in (*op.path_params, *op.query_params):
         if param.enum_schema is not None:
-            used.add(names.cls(param.enum_schema))
+            used.add(enum_value_alias(names.cls(param.enum_schema)))
     return used
 
 
@@ -125,14 +134,18 @@ def _docstring(op: OperationSpec, names: _Names, indent: str) -> str:
         text = param.description or f"The ``{param.name}`` {param.location} parameter."
         if param.enum_values:
             values = ", ".join(f"``{v}``" for v in param.enum_values)
-            text = f"{text} One of {values} (other strings are sent as given)."
+            text = (
+                f"{text} One of {values}; a value the spec does not list is sent when given as "
+                '``Unlisted("...")``.'
+            )
         if not param.required:
             text = f"{text} Not sent when ``UNSET``."
         lines.extend(_wrap(f"{param.python_name}: {text}", "    ", "    "))
     if op.body_schema_name is not None:
         model = names.cls(op.body_schema_name)
         text = (
-            f"body: The JSON body: a ``{model}`` or a mapping with its wire names, validated "
+            f"body: The JSON body: a ``{model}`` or its dict form ``"
+            f"{names.body_dict(op.body_schema_name)}`` (a TypedDict, wire names), validated "
             "before anything is sent."
         )
         if not op.body_required:
@@ -218,7 +231,7 @@ def _signature(op: OperationSpec, names: _Names, first: str, indent: str) -> str
             else f"{param.python_name}: {hint} | Unset = UNSET"
         )
     if op.body_schema_name is not None:
-        body_type = f"{names.cls(op.body_schema_name)} | Mapping[str, Any]"
+        body_type = f"{names.cls(op.body_schema_name)} | {names.body_dict(op.body_schema_name)}"
         parts.append(
             f"body: {body_type}" if op.body_required else f"body: {body_type} | Unset = UNSET"
         )
@@ -278,7 +291,6 @@ def _render_api_module(
     models: set[str] = set()
     for op in ops:
         models |= _models_used(op, names)
-    needs_mapping = any(op.body_schema_name is not None for op in ops)
     doc = f"Operations tagged ``{tag}``"
     doc = f"{doc}: {tag_doc.rstrip('.')}." if tag_doc else f"{doc}."
     doc = "\n".join(_wrap(doc, ""))
@@ -289,8 +301,6 @@ def _render_api_module(
         "``client.with_raw_response.<op>`` are derived from them\n"
         "(``_generated.client_methods``).\n",
     )
-    if needs_mapping:
-        lines.append("from collections.abc import Mapping")
     lines.append("from typing import Any, cast")
     lines.append("")
     lines.append("from scaledmail_async._generated.operations import OPERATIONS")
@@ -490,7 +500,8 @@ def render_surface(
     enum_classes: Iterable[str],
 ) -> dict[str, str]:
     """Render every surface file; returns repository-relative path -> source."""
-    names = _Names(schema_classes, enum_classes)
+    body_schemas = sorted({op.body_schema_name for op in ops if op.body_schema_name is not None})
+    names = _Names(schema_classes, enum_classes, body_schemas)
     tag_docs = {
         str(t.get("name")): str(t.get("description") or "").strip() for t in spec.get("tags") or []
     }

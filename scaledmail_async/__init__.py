@@ -28,7 +28,7 @@ from scaledmail_async._limiter import CRITICAL_GROUP, InProcessLimiter, LimiterT
 from scaledmail_async._limiter_redis import LimiterUnavailableError, RedisRateLimiter
 from scaledmail_async._reconcile import Reconciliation
 from scaledmail_async._response import APIResponse
-from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._types import UNSET, JSONValue, Unlisted, Unset
 from scaledmail_async._version import __version__
 from scaledmail_async.bulk import (
     DomainSearchResults,
@@ -92,6 +92,7 @@ __all__ = [
     "InternalServerError",
     "Inventory",
     "InventoryError",
+    "JSONValue",
     "JournalEntry",
     "JournalUnavailableError",
     "LimiterTimeout",
@@ -119,6 +120,7 @@ __all__ = [
     "SQLitePurchaseJournal",
     "ScaledmailClient",
     "ScaledmailError",
+    "Unlisted",
     "UnprocessableEntityError",
     "Unset",
     "__version__",

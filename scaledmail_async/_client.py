@@ -25,7 +25,7 @@ import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import aiohttp
 import cattrs
@@ -71,7 +71,7 @@ from scaledmail_async._transport import (
     Transport,
     default_user_agent,
 )
-from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._types import UNSET, JSONValue, QueryValue, Unset
 from scaledmail_async._urls import (
     validate_base_url,
 )
@@ -772,14 +772,17 @@ class ScaledmailClient(OperationsMixin):
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
+        params: Mapping[str, QueryValue] | None = None,
+        json: object = None,
         retry: Literal["safe", "pre-send-only"] | None = None,
         organization_id: str | Unset | None = UNSET,
         timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
         deadline: float | Unset | None = UNSET,
-    ) -> Any:
+    ) -> JSONValue:
         """Call an endpoint the spec does not describe yet; return the parsed JSON (or ``None``).
+
+        The result is typed :data:`~scaledmail_async.JSONValue` (what JSON can hold): narrow it
+        (``isinstance(data, dict)``) or ``cast`` it to the shape you expect.
 
         Same auth, limiter, retries and errors as the generated operations. ``path`` is relative to
         ``base_url`` (``"/domain-masking"``) and used as given (encode ids yourself). GET, HEAD,
@@ -811,7 +814,7 @@ class ScaledmailClient(OperationsMixin):
             if not result.body:
                 return None
             try:
-                return _json_loads(result.body)
+                return cast(JSONValue, _json_loads(result.body))
             except ValueError as exc:
                 raise ResponseDecodeError(
                     f"{operation}: HTTP {result.status}: the body is not JSON ({exc})",

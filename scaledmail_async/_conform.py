@@ -114,7 +114,7 @@ def _value_conformer(tp: Any) -> _Conform:
         return _conform_int
     if tp is float:
         return _conform_float
-    if tp is Any:
+    if tp is Any or tp is object:
         return _identity
     if tp in MODEL_SET:
         found = _model_conformer(tp)

@@ -256,7 +256,12 @@ def _union_unstructure_factory(conv: cattrs.Converter) -> Callable[[Any], Any]:
         if open_enum(rest) is not None:
 
             def unstructure_open_enum(value: Any) -> Any:
-                return value.value if isinstance(value, enum.Enum) else value
+                if type(value) is str:
+                    return value
+                if isinstance(value, enum.Enum):
+                    return value.value
+                # ``Unlisted`` (or another str subclass) as the plain string it stands for.
+                return str.__str__(value) if isinstance(value, str) else value
 
             return unstructure_open_enum
         if len(rest) != 1:
@@ -348,6 +353,9 @@ def _build(*, strict: bool) -> cattrs.Converter:
     conv.register_structure_hook(datetime, _structure_datetime)
     conv.register_structure_hook(date, _structure_date)
     conv.register_structure_hook(Any, _identity)
+    # ``object``: a field the spec gives no type (kept as the JSON value that came). A predicate,
+    # not a class hook: every class is a subclass of ``object``.
+    conv.register_structure_hook_func(lambda tp: tp is object, _identity)
     conv.register_unstructure_hook(datetime, _format_datetime)
     conv.register_unstructure_hook(date, date.isoformat)
     conv.register_structure_hook_factory(

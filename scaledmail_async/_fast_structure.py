@@ -79,7 +79,7 @@ def _fast_value_code(
     elif item in MODEL_SET:
         code = ["if type(v) is not list:", "    raise _NotFast"]
         code.append(f"v = [_fast_{item.__name__}(e) for e in v]")
-    elif item is Any:
+    elif item is Any or item is object:
         code = ["if type(v) is not list:", "    raise _NotFast", "v = list(v)"]
     else:
         # Anything else (dicts, lists of scalars, ...): the converter's own hook.

@@ -3,7 +3,8 @@ attribute types are spelled.
 
 The generated attributes use a few shapes only: ``X`` (required), ``X | Unset`` (optional),
 ``X | None | Unset`` (optional and nullable), ``TheEnum | str`` (an open enum: unknown values are
-kept as strings), and ``list[...]`` / ``dict[str, ...]`` of those. The converters
+kept as strings; ``TheEnum | Literal[...] | Unlisted`` in request-only models), ``object`` (a
+value the spec gives no type), and ``list[...]`` / ``dict[str, ...]`` of those. The converters
 (:mod:`scaledmail_async._converter`), the fast structuring path
 (:mod:`scaledmail_async._fast_structure`) and the request encoders
 (:mod:`scaledmail_async._wire`) read them through the helpers here, so the rules for "which part of
@@ -18,7 +19,7 @@ import typing
 from typing import Any, Final, get_args
 
 from scaledmail_async import models
-from scaledmail_async._types import Unset
+from scaledmail_async._types import Unlisted, Unset
 from scaledmail_async.models._wire_names import WIRE_NAMES
 
 __all__ = [
@@ -73,9 +74,18 @@ def value_types(tp: Any) -> tuple[tuple[Any, ...], bool]:
     return rest, NONE_TYPE in args
 
 
+def _is_string_alternative(tp: Any) -> bool:
+    """``str``, ``Unlisted`` or a ``Literal`` of strings: what may stand beside an enum."""
+    if tp is str or tp is Unlisted:
+        return True
+    return typing.get_origin(tp) is typing.Literal and all(type(a) is str for a in get_args(tp))
+
+
 def open_enum(args: tuple[Any, ...]) -> type[enum.Enum] | None:
-    """The enum of an ``TheEnum | str`` union (``args`` without None/Unset), else None."""
-    if len(args) == 2 and args[1] is str and isinstance(args[0], type):
-        if issubclass(args[0], enum.Enum):
+    """The enum of an open-enum union (``args`` without None/Unset), else None: ``TheEnum | str``
+    (responses: unknown values kept as strings) or ``TheEnumValue`` = ``TheEnum |
+    Literal[...] | Unlisted`` (request-only models: any string is still sent as given)."""
+    if len(args) >= 2 and isinstance(args[0], type) and issubclass(args[0], enum.Enum):
+        if all(_is_string_alternative(a) for a in args[1:]):
             return args[0]
     return None

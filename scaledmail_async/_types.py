@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from typing import Final, Literal, TypeAlias
 
-__all__ = ["UNSET", "Unset"]
+__all__ = ["UNSET", "JSONValue", "QueryValue", "Unlisted", "Unset"]
 
 
 class _UnsetType(enum.Enum):
@@ -37,3 +37,25 @@ UNSET: Final = _UnsetType.UNSET
 
 Unset: TypeAlias = Literal[_UnsetType.UNSET]
 """The type of :data:`UNSET`, for annotations: ``tag: str | Unset = UNSET``."""
+
+
+class Unlisted(str):
+    """A value the spec does not list (yet) for an enumerated field or parameter.
+
+    Enumerated request values are typed as the enum or its literal strings
+    (``tier="max"``, ``tier=CalculationTier.MAX``), so a type checker reports a misspelt
+    ``"maxx"``. When the API accepts a value the spec does not know yet, say so explicitly:
+    ``tier=Unlisted("ultra")``. It is sent as the plain string.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Unlisted({str.__repr__(self)})"
+
+
+JSONValue: TypeAlias = "dict[str, JSONValue] | list[JSONValue] | str | int | float | bool | None"
+"""Any value JSON can hold, as ``json.loads`` returns it: what ``client.request()`` returns."""
+
+QueryValue: TypeAlias = "str | int | float | bool | Unset | None"
+"""A query parameter value for ``client.request(params=...)`` (``None``/``UNSET``: not sent)."""

@@ -94,7 +94,9 @@ def to_plain(value: Any, depth: int = 0) -> Any:
         if value is UNSET:
             raise Invalid("is UNSET, which only means 'leave this key out' as a dict value")
         return to_plain(value.value, depth)
-    if isinstance(value, (str, int)):
+    if isinstance(value, str):
+        return str.__str__(value)  # a str subclass (``Unlisted("x")``) as the plain string
+    if isinstance(value, int):
         return value
     if isinstance(value, float):
         if math.isfinite(value):
@@ -206,6 +208,7 @@ _SCALAR_ENCODERS: Final[dict[Any, tuple[_Encode, str, str]]] = {
     datetime: (_enc_datetime, "a datetime.datetime", "datetime.datetime objects"),
     date: (_enc_date, "a datetime.date", "datetime.date objects"),
     Any: (to_plain, "a JSON value", "JSON values"),
+    object: (to_plain, "a JSON value", "JSON values"),
 }
 
 
@@ -220,7 +223,7 @@ def _open_enum_encoder(enum_cls: type[enum.Enum]) -> _Encode:
             if isinstance(value.value, str):
                 return value.value
         elif isinstance(value, str):
-            return value
+            return str.__str__(value)  # ``Unlisted("x")`` is sent as the plain "x"
         raise Invalid(f"expected a {name} or a string, got {_type_label(value)}")
 
     return enc_open_enum

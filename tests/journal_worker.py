@@ -19,11 +19,12 @@ from scaledmail_async import (
     ScaledmailClient,
     SQLitePurchaseJournal,
 )
+from scaledmail_async.models import CreateCustomOrderBody
 
 
 async def main(cfg: dict[str, Any]) -> dict[str, Any]:
     journal = SQLitePurchaseJournal(cfg["journal"])
-    body: dict[str, Any] = {
+    body: CreateCustomOrderBody = {
         "providers": {
             "google": {
                 "domains": [{"domain": cfg["domain"], "first_name": "Ada", "last_name": "Ng"}]

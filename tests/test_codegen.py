@@ -9,11 +9,12 @@ generator bug cannot hide behind the same bug in its reader.
 
 from __future__ import annotations
 
+import enum
 import inspect
 import shutil
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,12 +37,16 @@ from scaledmail_async._generated.schemas import (
 )
 from scaledmail_async._operation import Operation
 from scaledmail_async._response import APIResponse
-from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._types import UNSET, Unlisted, Unset
 from scaledmail_async.models._wire_names import WIRE_NAMES
 
 FIXTURE_SPEC = Path(__file__).parent / "fixtures" / "mini_spec.yaml"
 
 #: The scope (docs/design.md, ../shared/scaledmail-api.md): operationId -> (method, path, tag).
+#: The models only requests use that have enum attributes: those are typed strictly (the enum, its
+#: literal values or an explicit Unlisted); every other enum attribute also takes any str.
+REQUEST_ONLY = {"CalculatePackageRequest"}
+
 SCOPE: dict[str, tuple[str, str, str]] = {
     "get_organizations": ("GET", "/organizations", "organizations"),
     "get_pre_warm_inboxes": ("GET", "/pre-warm-inboxes", "pre_warm_inboxes"),
@@ -103,7 +108,7 @@ class _Expected:
     path_params: list[str]
     required_query: list[str]
     optional_query: list[str]
-    enum_query: dict[str, type]
+    enum_query: dict[str, type[enum.Enum]]
     body: str | None
     body_required: bool
 
@@ -112,7 +117,7 @@ def _expected(op: dict[str, Any], path: str) -> _Expected:
     params = [_deref(p) for p in op.get("parameters", [])]
     path_names = [seg[1:-1] for seg in path.split("/") if seg.startswith("{")]
     query = [p for p in params if p["in"] == "query" and p["name"] != "organization_id"]
-    enum_query: dict[str, type] = {}
+    enum_query: dict[str, type[enum.Enum]] = {}
     for p in query:
         schema = p.get("schema", {})
         if "$ref" in schema and "enum" in _deref(schema):
@@ -251,7 +256,7 @@ def test_operation_table_matches_the_spec() -> None:
             assert q.required == (q.name in expected.required_query)
             if q.name in expected.enum_query:
                 enum_cls = expected.enum_query[q.name]
-                assert q.enum == tuple(m.value for m in enum_cls)  # type: ignore[attr-defined]
+                assert q.enum == tuple(m.value for m in enum_cls)
         assert record.retry == op["x-retry"]
         assert record.spends_money is op["x-spends-money"]
         assert record.spends_money == (op_id in SPENDS_MONEY)
@@ -309,7 +314,13 @@ def test_every_component_schema_has_its_model_or_enum() -> None:
             nullable = isinstance(prop_type, list) and "null" in prop_type
             assert (type(None) in args) == nullable, (name, wire)
             if "$ref" in prop and "enum" in _deref(prop):
-                assert str in args, (name, wire)
+                if name in REQUEST_ONLY:
+                    # The enum, its literal values or an explicit Unlisted: not any str.
+                    assert str not in args and Unlisted in args, (name, wire)
+                    literal = next(a for a in args if typing.get_origin(a) is typing.Literal)
+                    assert list(typing.get_args(literal)) == _deref(prop)["enum"], (name, wire)
+                else:
+                    assert str in args, (name, wire)
 
 
 # --------------------------------------------------------------------------- generated surface
@@ -354,11 +365,17 @@ def _check_parameters(params: list[inspect.Parameter], expected: _Expected, op_i
 def _check_hints(fn: Callable[..., Any], expected: _Expected, op_id: str) -> None:
     hints = typing.get_type_hints(fn)
     for name, enum_cls in expected.enum_query.items():
-        assert set(typing.get_args(hints[name])) >= {enum_cls, str}, (op_id, name)
+        args = set(typing.get_args(hints[name]))
+        assert args >= {enum_cls, Unlisted}, (op_id, name)
+        assert str not in args, (op_id, name)
+        literal = next(a for a in args if typing.get_origin(a) is typing.Literal)
+        assert set(typing.get_args(literal)) == {m.value for m in enum_cls}, (op_id, name)
     if expected.body is not None:
         body_args = typing.get_args(hints["body"])
         assert getattr(models, expected.body) in body_args
-        assert Mapping[str, Any] in body_args
+        typed_dict = getattr(models, expected.body.removesuffix("Request") + "Body")
+        assert typing.is_typeddict(typed_dict)
+        assert set(body_args) == {getattr(models, expected.body), typed_dict}
     assert set(typing.get_args(hints["organization_id"])) == {str, type(None), Unset}
     assert set(typing.get_args(hints["timeout"])) == {float, type(None), Unset}
     assert set(typing.get_args(hints["deadline"])) == {float, type(None), Unset}
@@ -513,19 +530,36 @@ def test_fixture_spec_exercises_the_template(tmp_path: Path) -> None:
     assert files == generate(FIXTURE_SPEC, tmp_path), "generation is not deterministic"
     source = files["scaledmail_async/models/__init__.py"]
     assert "from dataclasses import" not in source
+    # Without the re-export of the (fixture's) bodies.py at the end, which is not importable here.
+    models_only, reexport = source.split("\n# The request bodies' TypedDicts", 1)
+    assert "from scaledmail_async.models.bodies import" in reexport
     namespace: dict[str, Any] = {"__name__": "fixture_models"}
-    exec(compile(source, "fixture_models", "exec"), namespace)
+    exec(compile(models_only, "fixture_models", "exec"), namespace)
     request = namespace["UpdateDomainNameRequest"]
     hosting, status = namespace["Hosting"], namespace["OrderStatus"]
     hints = typing.get_type_hints(request, namespace)
     assert set(typing.get_args(hints["previous_hosting"])) == {hosting, type(None), Unset}
-    assert set(typing.get_args(hints["status"])) == {status, str, type(None), Unset}
+
+    def strict(enum_cls: Any) -> set[Any]:
+        """A request-only model's enum: the enum, its literal values, an explicit Unlisted."""
+        values = tuple(m.value for m in enum_cls)
+        return {enum_cls, typing.Literal[values], Unlisted}
+
+    assert set(typing.get_args(hints["status"])) == strict(status) | {type(None), Unset}
     period = namespace["UpdateDomainNameRequestPeriod"]
-    assert set(typing.get_args(hints["period"])) == {period, str, Unset}
+    assert set(typing.get_args(hints["period"])) == strict(period) | {Unset}
     assert attrs.fields_dict(request)["period"].default is UNSET  # spec default never applied
     sources = typing.get_args(hints["sources"])
-    assert types.GenericAlias(list, namespace["DomainSource"] | str) in sources
+    assert types.GenericAlias(list, namespace["DomainSourceValue"]) in sources
     assert type(None) in sources
+    # A response model keeps any string for an enum.
+    order = typing.get_type_hints(namespace["OrderDetails"], namespace)
+    assert str in typing.get_args(order["status"])
+    # The TypedDicts, an inline object included, compile against the models.
+    bodies = files["scaledmail_async/models/bodies.py"]
+    assert "class UpdateDomainNameBody(TypedDict):" in bodies
+    assert "class BuyPreWarmInboxesRequestDomainsDict(TypedDict):" in bodies
+    compile(bodies, "fixture_bodies", "exec")
     domain = namespace["PurchasedDomain"]
     domain_hints = typing.get_type_hints(domain, namespace)
     assert domain_hints["domain_id"] == str | None  # required and nullable

@@ -28,19 +28,23 @@ from scaledmail_async import (
 )
 from scaledmail_async._journal import fingerprint, key_id, new_entry
 from scaledmail_async._reconcile import Reads
+from scaledmail_async.models import CreateCustomOrderBody, SequencerDict
 from scaledmail_async.testing import FakeScaledmail
 
 WORKER = str(Path(__file__).with_name("journal_worker.py"))
 HANG = 60.0
 
 
-def custom_body(domain: str, tag: str | None = None, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def custom_body(
+    domain: str, tag: str | None = None, sequencer: SequencerDict | None = None
+) -> CreateCustomOrderBody:
+    body: CreateCustomOrderBody = {
         "providers": {
             "google": {"domains": [{"domain": domain, "first_name": "Ada", "last_name": "Ng"}]}
         },
-        **extra,
     }
+    if sequencer is not None:
+        body["sequencer"] = sequencer
     if tag is not None:
         body["tag"] = tag
     return body

@@ -18,16 +18,17 @@ At run time the accepted calls run against the embedded fake server.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, assert_type
 
 from scaledmail_async import UNSET, APIResponse, ScaledmailClient, Unset
 from scaledmail_async.api import orders as orders_api
 from scaledmail_async.models import (
+    CreateOrderBody,
     CreateOrderRequest,
     CreateOrderResponse,
     DomainAvailability,
-    DomainSource,
+    DomainSourceValue,
     OrderDetails,
     OrderList,
     OrganizationList,
@@ -61,9 +62,9 @@ class _CreateOrder(Protocol):
         self,
         price_id: str,
         *,
-        provider: DomainSource | str,
+        provider: DomainSourceValue,
         coupon: str | Unset = ...,
-        body: CreateOrderRequest | Mapping[str, Any],
+        body: CreateOrderRequest | CreateOrderBody,
         organization_id: str | Unset | None = ...,
         timeout: float | Unset | None = ...,
         deadline: float | Unset | None = ...,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import cattrs
@@ -30,10 +30,12 @@ from scaledmail_async.models import (
     Alias,
     CalculatePackageRequest,
     CalculationTier,
+    CreateCustomOrderBody,
     CreateCustomOrderRequest,
     CustomOrderDomainSource,
     DomainSource,
     DomainSpec,
+    DomainSpecDict,
     GoogleDomains,
     Hosting,
     MailProvider,
@@ -60,7 +62,7 @@ def _aliases(n: int, *, prefix: str = "a") -> list[dict[str, str]]:
     return [{"first_name": "Lea", "last_name": "Moss", "alias": f"{prefix}{i}"} for i in range(n)]
 
 
-def _named(domain: str) -> dict[str, str]:
+def _named(domain: str) -> DomainSpecDict:
     return {"domain": domain, "first_name": "Lea", "last_name": "Moss"}
 
 
@@ -741,13 +743,13 @@ async def test_invalid_calls_send_nothing(mocked: aioresponses, api_key: str) ->
         assert info.value.field == "body.domains"
         with pytest.raises(RequestValidationError) as info:
             await client.create_custom_order(
-                provider="other", body=_custom({"smtp": {"domains": [_named("a.com")]}})
+                provider="other", body={"providers": {"smtp": {"domains": [_named("a.com")]}}}
             )
         assert info.value.field == "body.hosting"
         with pytest.raises(RequestValidationError) as info:
             await client.create_custom_order(
-                provider="godaddy",
-                body=_custom({"smtp": {"domains": [_named("a.com")]}}),
+                provider=cast(Any, "godaddy"),  # deliberately invalid: checked at run time
+                body={"providers": {"smtp": {"domains": [_named("a.com")]}}},
             )
         assert info.value.field == "provider"
         with pytest.raises(RequestValidationError) as info:
@@ -761,7 +763,10 @@ async def test_invalid_calls_send_nothing(mocked: aioresponses, api_key: str) ->
 async def test_a_valid_call_sends_the_wire_json(mocked: aioresponses, api_key: str) -> None:
     url = re.compile(r"^http://127\.0\.0\.1:9/api/v1/create-custom-order\?.*$")
     mocked.post(url, payload={"success": True})
-    body = _custom({"google": {"mailboxes_per_domain": 3, "domains": [_named("a.com")]}}, tag="t")
+    body: CreateCustomOrderBody = {
+        "providers": {"google": {"mailboxes_per_domain": 3, "domains": [_named("a.com")]}},
+        "tag": "t",
+    }
     async with ScaledmailClient(api_key, organization_id="recOrg", base_url=BASE) as client:
         await client.create_custom_order(provider=CustomOrderDomainSource.BUY, body=body)
     ((key, calls),) = mocked.requests.items()

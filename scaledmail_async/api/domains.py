@@ -10,7 +10,6 @@ functions are the only definition of the operations: ``client.<op>`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, cast
 
 from scaledmail_async._generated.operations import OPERATIONS
@@ -18,17 +17,22 @@ from scaledmail_async._protocol import ExecuteClient
 from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async.models import (
+    BuyDomainsBody,
     BuyDomainsRequest,
     BuyDomainsResponse,
     DomainAvailability,
     DomainList,
-    DomainSource,
+    DomainSourceValue,
     PurchasedDomainList,
+    SearchDomainsBody,
     SearchDomainsRequest,
+    SuggestDomainsBody,
     SuggestDomainsRequest,
     SuggestDomainsResponse,
+    UpdateDomainNameBody,
     UpdateDomainNameRequest,
     UpdateDomainNameResponse,
+    UpdateDomainRedirectBody,
     UpdateDomainRedirectRequest,
     UpdateDomainRedirectResponse,
 )
@@ -139,7 +143,7 @@ async def get_purchased_domains(
 async def search_domains(
     client: ExecuteClient,
     *,
-    body: SearchDomainsRequest | Mapping[str, Any],
+    body: SearchDomainsRequest | SearchDomainsBody,
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
@@ -156,8 +160,8 @@ async def search_domains(
 
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
-        body: The JSON body: a ``SearchDomainsRequest`` or a mapping with its wire names,
-            validated before anything is sent.
+        body: The JSON body: a ``SearchDomainsRequest`` or its dict form ``SearchDomainsBody``
+            (a TypedDict, wire names), validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default
             (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
             ``MissingOrganizationError`` before anything is sent.
@@ -188,7 +192,7 @@ async def suggest_domains(
     *,
     page: int | Unset = UNSET,
     limit: int | Unset = UNSET,
-    body: SuggestDomainsRequest | Mapping[str, Any],
+    body: SuggestDomainsRequest | SuggestDomainsBody,
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
@@ -208,8 +212,8 @@ async def suggest_domains(
         page: Page number, from 1. Not sent when ``UNSET``.
         limit: Results per page; the server caps it at 50 whatever is sent. Not sent when
             ``UNSET``.
-        body: The JSON body: a ``SuggestDomainsRequest`` or a mapping with its wire names,
-            validated before anything is sent.
+        body: The JSON body: a ``SuggestDomainsRequest`` or its dict form ``SuggestDomainsBody``
+            (a TypedDict, wire names), validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default
             (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
             ``MissingOrganizationError`` before anything is sent.
@@ -243,7 +247,7 @@ async def suggest_domains(
 async def buy_domains(
     client: ExecuteClient,
     *,
-    body: BuyDomainsRequest | Mapping[str, Any],
+    body: BuyDomainsRequest | BuyDomainsBody,
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
@@ -262,8 +266,8 @@ async def buy_domains(
 
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
-        body: The JSON body: a ``BuyDomainsRequest`` or a mapping with its wire names, validated
-            before anything is sent.
+        body: The JSON body: a ``BuyDomainsRequest`` or its dict form ``BuyDomainsBody`` (a
+            TypedDict, wire names), validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default
             (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
             ``MissingOrganizationError`` before anything is sent.
@@ -301,8 +305,8 @@ async def update_domain_name(
     client: ExecuteClient,
     domain: str,
     *,
-    provider: DomainSource | str,
-    body: UpdateDomainNameRequest | Mapping[str, Any],
+    provider: DomainSourceValue,
+    body: UpdateDomainNameRequest | UpdateDomainNameBody,
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
@@ -321,10 +325,11 @@ async def update_domain_name(
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
         domain: The current (old) domain name.
-        provider: Where the new domain comes from. One of ``scaledmail``, ``other`` (other
-            strings are sent as given).
-        body: The JSON body: a ``UpdateDomainNameRequest`` or a mapping with its wire names,
-            validated before anything is sent.
+        provider: Where the new domain comes from. One of ``scaledmail``, ``other``; a value the
+            spec does not list is sent when given as ``Unlisted("...")``.
+        body: The JSON body: a ``UpdateDomainNameRequest`` or its dict form
+            ``UpdateDomainNameBody`` (a TypedDict, wire names), validated before anything is
+            sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default
             (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
             ``MissingOrganizationError`` before anything is sent.
@@ -355,7 +360,7 @@ async def update_domain_redirect(
     client: ExecuteClient,
     domain: str,
     *,
-    body: UpdateDomainRedirectRequest | Mapping[str, Any],
+    body: UpdateDomainRedirectRequest | UpdateDomainRedirectBody,
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
@@ -373,8 +378,9 @@ async def update_domain_redirect(
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
         domain: The domain whose redirect changes.
-        body: The JSON body: a ``UpdateDomainRedirectRequest`` or a mapping with its wire names,
-            validated before anything is sent.
+        body: The JSON body: a ``UpdateDomainRedirectRequest`` or its dict form
+            ``UpdateDomainRedirectBody`` (a TypedDict, wire names), validated before anything is
+            sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default
             (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
             ``MissingOrganizationError`` before anything is sent.

@@ -10,7 +10,6 @@ functions are the only definition of the operations: ``client.<op>`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, cast
 
 from scaledmail_async._generated.operations import OPERATIONS
@@ -19,15 +18,18 @@ from scaledmail_async._response import APIResponse as APIResponse  # raw methods
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async.models import (
     CancelOrderResponse,
+    CreateCustomOrderBody,
     CreateCustomOrderRequest,
     CreateCustomOrderResponse,
+    CreateOrderBody,
     CreateOrderRequest,
     CreateOrderResponse,
-    CustomOrderDomainSource,
-    DomainSource,
+    CustomOrderDomainSourceValue,
+    DomainSourceValue,
     OrderDetails,
     OrderList,
     PendingFormList,
+    SubmitFormBody,
     SubmitFormRequest,
     SubmitFormResponse,
 )
@@ -179,9 +181,9 @@ async def create_order(
     client: ExecuteClient,
     price_id: str,
     *,
-    provider: DomainSource | str,
+    provider: DomainSourceValue,
     coupon: str | Unset = UNSET,
-    body: CreateOrderRequest | Mapping[str, Any],
+    body: CreateOrderRequest | CreateOrderBody,
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
@@ -204,11 +206,11 @@ async def create_order(
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
         price_id: The package id (a Stripe price id, `price_...`).
-        provider: Where the domains come from. One of ``scaledmail``, ``other`` (other strings
-            are sent as given).
+        provider: Where the domains come from. One of ``scaledmail``, ``other``; a value the
+            spec does not list is sent when given as ``Unlisted("...")``.
         coupon: A valid coupon code. Not sent when ``UNSET``.
-        body: The JSON body: a ``CreateOrderRequest`` or a mapping with its wire names,
-            validated before anything is sent.
+        body: The JSON body: a ``CreateOrderRequest`` or its dict form ``CreateOrderBody`` (a
+            TypedDict, wire names), validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default
             (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
             ``MissingOrganizationError`` before anything is sent.
@@ -248,9 +250,9 @@ async def create_order(
 async def create_custom_order(
     client: ExecuteClient,
     *,
-    provider: CustomOrderDomainSource | str,
+    provider: CustomOrderDomainSourceValue,
     coupon: str | Unset = UNSET,
-    body: CreateCustomOrderRequest | Mapping[str, Any],
+    body: CreateCustomOrderRequest | CreateCustomOrderBody,
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
@@ -273,11 +275,12 @@ async def create_custom_order(
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
         provider: Where the domains come from (`buy`: register them in the same order;
-            observed). One of ``scaledmail``, ``other``, ``buy`` (other strings are sent as
-            given).
+            observed). One of ``scaledmail``, ``other``, ``buy``; a value the spec does not list
+            is sent when given as ``Unlisted("...")``.
         coupon: A valid coupon code. Not sent when ``UNSET``.
-        body: The JSON body: a ``CreateCustomOrderRequest`` or a mapping with its wire names,
-            validated before anything is sent.
+        body: The JSON body: a ``CreateCustomOrderRequest`` or its dict form
+            ``CreateCustomOrderBody`` (a TypedDict, wire names), validated before anything is
+            sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default
             (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
             ``MissingOrganizationError`` before anything is sent.
@@ -360,8 +363,8 @@ async def submit_form(
     client: ExecuteClient,
     uuid: str,
     *,
-    provider: DomainSource | str,
-    body: SubmitFormRequest | Mapping[str, Any],
+    provider: DomainSourceValue,
+    body: SubmitFormRequest | SubmitFormBody,
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
@@ -380,9 +383,10 @@ async def submit_form(
         client: The client (a ``ScaledmailClient``) that sends the request.
         uuid: The pending form's `uuid` (not its `payment_id`).
         provider: `scaledmail` if the original order used Scaledmail-selected or purchased
-            domains. One of ``scaledmail``, ``other`` (other strings are sent as given).
-        body: The JSON body: a ``SubmitFormRequest`` or a mapping with its wire names, validated
-            before anything is sent.
+            domains. One of ``scaledmail``, ``other``; a value the spec does not list is sent
+            when given as ``Unlisted("...")``.
+        body: The JSON body: a ``SubmitFormRequest`` or its dict form ``SubmitFormBody`` (a
+            TypedDict, wire names), validated before anything is sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default
             (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
             ``MissingOrganizationError`` before anything is sent.

@@ -9,14 +9,18 @@ functions are the only definition of the operations: ``client.<op>`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, cast
+from typing import cast
 
 from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._protocol import ExecuteClient
 from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
 from scaledmail_async._types import UNSET, Unset
-from scaledmail_async.models import CalculatePackageRequest, CalculatePackageResponse, PackageList
+from scaledmail_async.models import (
+    CalculatePackageBody,
+    CalculatePackageRequest,
+    CalculatePackageResponse,
+    PackageList,
+)
 
 __all__ = ["calculate_package", "get_packages"]
 
@@ -65,7 +69,7 @@ async def get_packages(
 async def calculate_package(
     client: ExecuteClient,
     *,
-    body: CalculatePackageRequest | Mapping[str, Any],
+    body: CalculatePackageRequest | CalculatePackageBody,
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
@@ -82,8 +86,9 @@ async def calculate_package(
 
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
-        body: The JSON body: a ``CalculatePackageRequest`` or a mapping with its wire names,
-            validated before anything is sent.
+        body: The JSON body: a ``CalculatePackageRequest`` or its dict form
+            ``CalculatePackageBody`` (a TypedDict, wire names), validated before anything is
+            sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default
             (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
             ``MissingOrganizationError`` before anything is sent.

@@ -9,14 +9,14 @@ functions are the only definition of the operations: ``client.<op>`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, cast
+from typing import cast
 
 from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._protocol import ExecuteClient
 from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async.models import (
+    BuyPreWarmInboxesBody,
     BuyPreWarmInboxesRequest,
     BuyPreWarmInboxesResponse,
     PreWarmInboxes,
@@ -70,7 +70,7 @@ async def get_pre_warm_inboxes(
 async def buy_pre_warm_inboxes(
     client: ExecuteClient,
     *,
-    body: BuyPreWarmInboxesRequest | Mapping[str, Any],
+    body: BuyPreWarmInboxesRequest | BuyPreWarmInboxesBody,
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
@@ -90,8 +90,9 @@ async def buy_pre_warm_inboxes(
 
     Args:
         client: The client (a ``ScaledmailClient``) that sends the request.
-        body: The JSON body: a ``BuyPreWarmInboxesRequest`` or a mapping with its wire names,
-            validated before anything is sent.
+        body: The JSON body: a ``BuyPreWarmInboxesRequest`` or its dict form
+            ``BuyPreWarmInboxesBody`` (a TypedDict, wire names), validated before anything is
+            sent.
         organization_id: The organization to act on: ``UNSET`` uses the client's default
             (``SCALEDMAIL_ORGANIZATION_ID``). Required: without one the call raises
             ``MissingOrganizationError`` before anything is sent.

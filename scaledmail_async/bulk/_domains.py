@@ -5,7 +5,7 @@ suggest-domains as one async iterator)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from scaledmail_async._lanes import Priority, check_priority
 from scaledmail_async._lanes import priority as lane_scope
@@ -16,7 +16,7 @@ from scaledmail_async.errors import RequestValidationError
 
 if TYPE_CHECKING:
     from scaledmail_async._client import ScaledmailClient
-    from scaledmail_async.models import DomainAvailability
+    from scaledmail_async.models import DomainAvailability, SuggestDomainsBody
 
 __all__ = ["DomainSearchResults", "iter_suggested_domains", "search_domains_all"]
 
@@ -136,7 +136,7 @@ async def iter_suggested_domains(
     lane = check_priority(priority)
     if max_pages is not None and max_pages < 1:
         raise ValueError(f"max_pages must be >= 1, got {max_pages}")
-    body: dict[str, Any] = {"domain": keyword}
+    body: SuggestDomainsBody = {"domain": keyword}
     if tlds is not UNSET:
         body["tlds"] = list(tlds)
     kwargs = org_kwargs(organization_id)

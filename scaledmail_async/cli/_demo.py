@@ -58,6 +58,7 @@ from scaledmail_async.bulk import (
     search_domains_all,
     update_redirects,
 )
+from scaledmail_async.models import CreateCustomOrderBody, DomainSpecDict, ProviderDomainsDict
 from scaledmail_async.testing import FakeScaledmail
 
 __all__ = ["DemoCheckError", "DemoConfig", "DemoOrder", "DemoSummary", "run_demo"]
@@ -219,18 +220,23 @@ def _split(total: int) -> dict[str, int]:
     return {"google": google, "outlook": outlook, "smtp": smtp}
 
 
-def _domain_spec(name: str, index: int, redirect: str) -> dict[str, Any]:
+def _domain_spec(name: str, index: int, redirect: str) -> DomainSpecDict:
     first, last = _PEOPLE[index % len(_PEOPLE)]
     return {"domain": name, "first_name": first, "last_name": last, "redirect": redirect}
 
 
-def _order_body(provider: str, tag: str, names: Sequence[str], redirect: str) -> dict[str, Any]:
-    section: dict[str, Any] = {
-        "domains": [_domain_spec(name, i, redirect) for i, name in enumerate(names)]
-    }
+def _order_body(
+    provider: str, tag: str, names: Sequence[str], redirect: str
+) -> CreateCustomOrderBody:
+    domains = [_domain_spec(name, i, redirect) for i, name in enumerate(names)]
+    providers: ProviderDomainsDict = {}
     if provider == "google":
-        section["mailboxes_per_domain"] = 3
-    return {"tag": tag, "providers": {provider: section}}
+        providers["google"] = {"domains": domains, "mailboxes_per_domain": 3}
+    elif provider == "outlook":
+        providers["outlook"] = {"domains": domains}
+    else:
+        providers["smtp"] = {"domains": domains}
+    return {"tag": tag, "providers": providers}
 
 
 class _RetryCounter:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._model_base import ScaledmailModel
+from scaledmail_async._types import UNSET, Unlisted, Unset
 
 
 class OrderStatus(StrEnum):
@@ -113,7 +114,7 @@ class CalculationPeriod(StrEnum):
 
 
 @attrs.define(kw_only=True)
-class ErrorBody:
+class ErrorBody(ScaledmailModel):
     """An error body. Documented bodies use `error` (400/500) or `message` (401/429).
 
     Shape source (``x-source``): ``documented``.
@@ -126,7 +127,7 @@ class ErrorBody:
 
 
 @attrs.define(kw_only=True)
-class RateLimitErrorBody:
+class RateLimitErrorBody(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     message: str | Unset = UNSET
@@ -140,7 +141,7 @@ class RateLimitErrorBody:
 
 
 @attrs.define(kw_only=True)
-class VolumeAndPeriod:
+class VolumeAndPeriod(ScaledmailModel):
     """The ``VolumeAndPeriod`` object."""
 
     volume: float | Unset = UNSET
@@ -150,7 +151,7 @@ class VolumeAndPeriod:
 
 
 @attrs.define(kw_only=True)
-class Organization:
+class Organization(ScaledmailModel):
     """An organization (workspace). Only `id` is relied on by clients; a name field very probably
     exists (`name` assumed; other clients look for `organization_name`, `workspace_name`,
     `title`: they stay reachable in `additional_properties`).
@@ -165,7 +166,7 @@ class Organization:
 
 
 @attrs.define(kw_only=True)
-class OrganizationList:
+class OrganizationList(ScaledmailModel):
     """Shape source (``x-source``): ``observed``."""
 
     organizations: list[Organization]
@@ -174,7 +175,7 @@ class OrganizationList:
 
 
 @attrs.define(kw_only=True)
-class MailboxName:
+class MailboxName(ScaledmailModel):
     """A mailbox's sender name and local part.
 
     Shape source (``x-source``): ``documented``.
@@ -189,7 +190,7 @@ class MailboxName:
 
 
 @attrs.define(kw_only=True)
-class PreWarmPricing:
+class PreWarmPricing(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     one_time_price: float | Unset = UNSET
@@ -199,7 +200,7 @@ class PreWarmPricing:
 
 
 @attrs.define(kw_only=True)
-class PreWarmDomain:
+class PreWarmDomain(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     id: str
@@ -216,7 +217,7 @@ class PreWarmDomain:
 
 
 @attrs.define(kw_only=True)
-class PreWarmInboxes:
+class PreWarmInboxes(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     google: list[PreWarmDomain]
@@ -227,7 +228,7 @@ class PreWarmInboxes:
 
 
 @attrs.define(kw_only=True)
-class PreWarmPurchaseDomain:
+class PreWarmPurchaseDomain(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     id: str
@@ -240,7 +241,7 @@ class PreWarmPurchaseDomain:
 
 
 @attrs.define(kw_only=True)
-class Sequencer:
+class Sequencer(ScaledmailModel):
     """Connect the new inboxes to a sequencer (documented for Instantly). `link`, `workspace`
     and `tag` are optional but must not be empty strings when sent (Buy Pre Warm Inboxes'
     older page marks `link` required). `tag: "{{ID}}"` is replaced with the payment id.
@@ -259,7 +260,7 @@ class Sequencer:
 
 
 @attrs.define(kw_only=True)
-class BuyPreWarmInboxesRequest:
+class BuyPreWarmInboxesRequest(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     domains: list[PreWarmPurchaseDomain]
@@ -271,7 +272,7 @@ class BuyPreWarmInboxesRequest:
 
 
 @attrs.define(kw_only=True)
-class BuyPreWarmInboxesResponse:
+class BuyPreWarmInboxesResponse(ScaledmailModel):
     """Not documented (`{}` in the docs); every field the server sends is kept.
 
     Shape source (``x-source``): ``inferred``.
@@ -285,7 +286,7 @@ class BuyPreWarmInboxesResponse:
 
 
 @attrs.define(kw_only=True)
-class Domain:
+class Domain(ScaledmailModel):
     """A domain in use on an order (observed; the docs show `{}`).
 
     Shape source (``x-source``): ``observed``.
@@ -311,7 +312,7 @@ class Domain:
 
 
 @attrs.define(kw_only=True)
-class DomainList:
+class DomainList(ScaledmailModel):
     """Shape source (``x-source``): ``observed``."""
 
     domains: list[Domain]
@@ -320,7 +321,7 @@ class DomainList:
 
 
 @attrs.define(kw_only=True)
-class PurchasedDomain:
+class PurchasedDomain(ScaledmailModel):
     """A registration bought through Scaledmail (observed). `domain_id` is set when attached to an
     order's domain; entries without it are unused inventory. Dates are `YYYY-MM-DD` in the
     observed fixtures; the exact format is unconfirmed.
@@ -341,7 +342,7 @@ class PurchasedDomain:
 
 
 @attrs.define(kw_only=True)
-class PurchasedDomainList:
+class PurchasedDomainList(ScaledmailModel):
     """Shape source (``x-source``): ``observed``."""
 
     domains: list[PurchasedDomain]
@@ -350,7 +351,7 @@ class PurchasedDomainList:
 
 
 @attrs.define(kw_only=True)
-class SearchDomainsRequest:
+class SearchDomainsRequest(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     domains: list[str]
@@ -360,7 +361,7 @@ class SearchDomainsRequest:
 
 
 @attrs.define(kw_only=True)
-class DomainAvailability:
+class DomainAvailability(ScaledmailModel):
     """Availability and price (USD) of a name. `blacklisted` is observed live (a list in fixtures; treat truthy as not buyable).
 
     Shape source (``x-source``): ``documented``.
@@ -370,14 +371,14 @@ class DomainAvailability:
     status: AvailabilityStatus | str
     price: float | None | Unset = UNSET
     renew_price: float | None | Unset = UNSET
-    blacklisted: Any | Unset = UNSET
+    blacklisted: object | Unset = UNSET
     """Observed; an array of blacklist names in fixtures, possibly a boolean."""
     additional_properties: dict[str, Any] = attrs.field(factory=dict)
     """Keys the server sent that this model does not declare; written back on unstructure."""
 
 
 @attrs.define(kw_only=True)
-class SuggestDomainsRequest:
+class SuggestDomainsRequest(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     domain: str
@@ -389,7 +390,7 @@ class SuggestDomainsRequest:
 
 
 @attrs.define(kw_only=True)
-class SuggestDomainsResponse:
+class SuggestDomainsResponse(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     domains: list[DomainAvailability]
@@ -402,7 +403,7 @@ class SuggestDomainsResponse:
 
 
 @attrs.define(kw_only=True)
-class BuyDomainsRequest:
+class BuyDomainsRequest(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     domains: list[str]
@@ -412,7 +413,7 @@ class BuyDomainsRequest:
 
 
 @attrs.define(kw_only=True)
-class BuyDomainsResponse:
+class BuyDomainsResponse(ScaledmailModel):
     """Not documented (`{}` in the docs); every field the server sends is kept.
 
     Shape source (``x-source``): ``inferred``.
@@ -425,7 +426,7 @@ class BuyDomainsResponse:
 
 
 @attrs.define(kw_only=True)
-class Hosting:
+class Hosting(ScaledmailModel):
     """Registrar login, required when `provider=other` (documented). Scaledmail support has told
     one user to skip it for create-custom-order and set the nameservers they send instead.
 
@@ -443,7 +444,7 @@ class Hosting:
 
 
 @attrs.define(kw_only=True)
-class UpdateDomainNameRequest:
+class UpdateDomainNameRequest(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     new_domain: str
@@ -453,7 +454,7 @@ class UpdateDomainNameRequest:
 
 
 @attrs.define(kw_only=True)
-class UpdateDomainNameResponse:
+class UpdateDomainNameResponse(ScaledmailModel):
     """Not documented; every field the server sends is kept.
 
     Shape source (``x-source``): ``inferred``.
@@ -466,7 +467,7 @@ class UpdateDomainNameResponse:
 
 
 @attrs.define(kw_only=True)
-class UpdateDomainRedirectRequest:
+class UpdateDomainRedirectRequest(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     new_redirect: str
@@ -476,7 +477,7 @@ class UpdateDomainRedirectRequest:
 
 
 @attrs.define(kw_only=True)
-class UpdateDomainRedirectResponse:
+class UpdateDomainRedirectResponse(ScaledmailModel):
     """Not documented; every field the server sends is kept.
 
     Shape source (``x-source``): ``inferred``.
@@ -489,7 +490,7 @@ class UpdateDomainRedirectResponse:
 
 
 @attrs.define(kw_only=True)
-class PackageGoogle:
+class PackageGoogle(ScaledmailModel):
     """The ``PackageGoogle`` object."""
 
     mailbox: int | Unset = UNSET
@@ -498,7 +499,7 @@ class PackageGoogle:
 
 
 @attrs.define(kw_only=True)
-class PackageMicrosoft:
+class PackageMicrosoft(ScaledmailModel):
     """Outlook mailboxes (the package says `microsoft` where orders say `outlook`)."""
 
     mailbox: int | Unset = UNSET
@@ -508,7 +509,7 @@ class PackageMicrosoft:
 
 
 @attrs.define(kw_only=True)
-class Package:
+class Package(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     id: str
@@ -530,7 +531,7 @@ class Package:
 
 
 @attrs.define(kw_only=True)
-class PackageList:
+class PackageList(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     packages: list[Package]
@@ -540,24 +541,24 @@ class PackageList:
 
 
 @attrs.define(kw_only=True)
-class CalculatePackageRequest:
+class CalculatePackageRequest(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     volume: int
     """Emails per `period`; must be > 0."""
-    providers: list[MailProvider | str]
-    period: CalculationPeriod | str | Unset = UNSET
+    providers: list[MailProviderValue]
+    period: CalculationPeriodValue | Unset = UNSET
     distribution: dict[str, float] | Unset = UNSET
     """`{provider: percent}`, needed with more than one provider (one provider defaults to
     100). The percentages must add up to 100 (inferred: the page text was truncated).
     """
-    tier: CalculationTier | str | Unset = UNSET
+    tier: CalculationTierValue | Unset = UNSET
     additional_properties: dict[str, Any] = attrs.field(factory=dict)
     """Keys the server sent that this model does not declare; written back on unstructure."""
 
 
 @attrs.define(kw_only=True)
-class ProviderBreakdown:
+class ProviderBreakdown(ScaledmailModel):
     """One provider's share. The provider key's name was not captured (`provider` assumed).
     Prices are dollars live (documented as cents). `pricingBasis`: `mailbox` for Google,
     `domain` for Outlook and SMTP (inferred).
@@ -577,7 +578,7 @@ class ProviderBreakdown:
 
 
 @attrs.define(kw_only=True)
-class PackageCalculation:
+class PackageCalculation(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     monthly_volume: float | Unset = UNSET
@@ -591,7 +592,7 @@ class PackageCalculation:
 
 
 @attrs.define(kw_only=True)
-class CalculatePackageResponse:
+class CalculatePackageResponse(ScaledmailModel):
     """Observed envelope: the live client reads `response["data"]` (and possibly a `success`
     flag). If the server sends the fields unwrapped, they stay in `additional_properties`.
 
@@ -605,7 +606,7 @@ class CalculatePackageResponse:
 
 
 @attrs.define(kw_only=True)
-class Payment:
+class Payment(ScaledmailModel):
     """An order as listed by `get_orders` (no `tag` here).
 
     Shape source (``x-source``): ``documented``.
@@ -621,7 +622,7 @@ class Payment:
 
 
 @attrs.define(kw_only=True)
-class OrderList:
+class OrderList(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     payments: list[Payment]
@@ -631,7 +632,7 @@ class OrderList:
 
 
 @attrs.define(kw_only=True)
-class OrderDomain:
+class OrderDomain(ScaledmailModel):
     """A domain of an order package (`name`, where `get_domains` says `domain`). `status` is empty until set up.
 
     Shape source (``x-source``): ``documented``.
@@ -645,7 +646,7 @@ class OrderDomain:
 
 
 @attrs.define(kw_only=True)
-class OrderPackage:
+class OrderPackage(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     id: str
@@ -662,7 +663,7 @@ class OrderPackage:
 
 
 @attrs.define(kw_only=True)
-class OrderDetails:
+class OrderDetails(ScaledmailModel):
     """An order with its packages. `invoices`, `addons` and `current_items` element shapes are not
     documented (kept as JSON objects).
 
@@ -675,17 +676,17 @@ class OrderDetails:
     tag: str | None | Unset = UNSET
     status: OrderStatus | str | Unset = UNSET
     description: str | Unset = UNSET
-    invoices: list[Any] | Unset = UNSET
+    invoices: list[object] | Unset = UNSET
     total_domains: int | Unset = UNSET
     packages: list[OrderPackage] | Unset = UNSET
-    addons: list[Any] | Unset = UNSET
-    current_items: list[Any] | Unset = UNSET
+    addons: list[object] | Unset = UNSET
+    current_items: list[object] | Unset = UNSET
     additional_properties: dict[str, Any] = attrs.field(factory=dict)
     """Keys the server sent that this model does not declare; written back on unstructure."""
 
 
 @attrs.define(kw_only=True)
-class CancelOrderResponse:
+class CancelOrderResponse(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     success: bool | Unset = UNSET
@@ -695,7 +696,7 @@ class CancelOrderResponse:
 
 
 @attrs.define(kw_only=True)
-class Alias:
+class Alias(ScaledmailModel):
     """One mailbox of a domain. `alias` is the local part only.
 
     Shape source (``x-source``): ``documented``.
@@ -712,7 +713,7 @@ class Alias:
 
 
 @attrs.define(kw_only=True)
-class DomainSpec:
+class DomainSpec(ScaledmailModel):
     """A domain of an order. Two formats, never mixed within one provider: the **name format**
     (`first_name` + `last_name`: aliases are generated) or the **aliases format** (`aliases`,
     exactly 2 for google (or `mailboxes_per_domain`, 2-4, observed), 25 for outlook, 4 for
@@ -733,7 +734,7 @@ class DomainSpec:
 
 
 @attrs.define(kw_only=True)
-class GoogleDomains:
+class GoogleDomains(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     domains: list[DomainSpec]
@@ -745,7 +746,7 @@ class GoogleDomains:
 
 
 @attrs.define(kw_only=True)
-class OutlookDomains:
+class OutlookDomains(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     domains: list[DomainSpec]
@@ -755,7 +756,7 @@ class OutlookDomains:
 
 
 @attrs.define(kw_only=True)
-class SmtpDomains:
+class SmtpDomains(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     domains: list[DomainSpec]
@@ -765,7 +766,7 @@ class SmtpDomains:
 
 
 @attrs.define(kw_only=True)
-class ProviderDomains:
+class ProviderDomains(ScaledmailModel):
     """The domains per mail provider; at least one provider.
 
     Shape source (``x-source``): ``documented``.
@@ -779,7 +780,7 @@ class ProviderDomains:
 
 
 @attrs.define(kw_only=True)
-class CreateOrderRequest:
+class CreateOrderRequest(ScaledmailModel):
     """The v1 body (flat `domains`), or the newer `providers` body seen in a 2026 live client.
     Send exactly one of `domains` and `providers`.
 
@@ -799,7 +800,7 @@ class CreateOrderRequest:
 
 
 @attrs.define(kw_only=True)
-class CreateOrderResponse:
+class CreateOrderResponse(ScaledmailModel):
     """Not documented; a live client expects one of `id`, `order_id`, `payment_id`. Every field is kept.
 
     Shape source (``x-source``): ``inferred``.
@@ -815,7 +816,7 @@ class CreateOrderResponse:
 
 
 @attrs.define(kw_only=True)
-class CreateCustomOrderRequest:
+class CreateCustomOrderRequest(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     providers: ProviderDomains
@@ -828,7 +829,7 @@ class CreateCustomOrderRequest:
 
 
 @attrs.define(kw_only=True)
-class CreateCustomOrderResponse:
+class CreateCustomOrderResponse(ScaledmailModel):
     """Not documented (a test double in one client returns `{"success": true}`). Every field is kept.
 
     Shape source (``x-source``): ``inferred``.
@@ -843,7 +844,7 @@ class CreateCustomOrderResponse:
 
 
 @attrs.define(kw_only=True)
-class PendingFormData:
+class PendingFormData(ScaledmailModel):
     """More keys follow these in the docs (cut off in the capture); they are kept.
 
     Shape source (``x-source``): ``documented``.
@@ -857,7 +858,7 @@ class PendingFormData:
 
 
 @attrs.define(kw_only=True)
-class PendingForm:
+class PendingForm(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     payment_id: str
@@ -875,7 +876,7 @@ class PendingForm:
 
 
 @attrs.define(kw_only=True)
-class PendingFormList:
+class PendingFormList(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     forms: list[PendingForm]
@@ -885,7 +886,7 @@ class PendingFormList:
 
 
 @attrs.define(kw_only=True)
-class SubmitFormRequest:
+class SubmitFormRequest(ScaledmailModel):
     """Same shape and rules as CreateCustomOrderRequest; each domain must be one of the original order's.
 
     Shape source (``x-source``): ``documented``.
@@ -900,7 +901,7 @@ class SubmitFormRequest:
 
 
 @attrs.define(kw_only=True)
-class SubmitFormResponse:
+class SubmitFormResponse(ScaledmailModel):
     """Not documented; every field is kept.
 
     Shape source (``x-source``): ``inferred``.
@@ -913,7 +914,7 @@ class SubmitFormResponse:
 
 
 @attrs.define(kw_only=True)
-class Mailbox:
+class Mailbox(ScaledmailModel):
     """A mailbox (observed; the docs show `{}`). Password fields (with `password=true`) are kept in `additional_properties`.
 
     Shape source (``x-source``): ``observed``.
@@ -928,7 +929,7 @@ class Mailbox:
 
 
 @attrs.define(kw_only=True)
-class MailboxList:
+class MailboxList(ScaledmailModel):
     """Shape source (``x-source``): ``observed``."""
 
     mailboxes: list[Mailbox]
@@ -937,7 +938,7 @@ class MailboxList:
 
 
 @attrs.define(kw_only=True)
-class VolumeTooLowError:
+class VolumeTooLowError(ScaledmailModel):
     """Shape source (``x-source``): ``documented``."""
 
     error: str | Unset = UNSET
@@ -946,3 +947,102 @@ class VolumeTooLowError:
     minimum_required: VolumeAndPeriod | Unset = UNSET
     additional_properties: dict[str, Any] = attrs.field(factory=dict)
     """Keys the server sent that this model does not declare; written back on unstructure."""
+
+
+# What a request may give for each enum: a member, its literal string, or an explicit
+# ``Unlisted(...)`` for a value the spec does not list yet (a type checker reports any
+# other string). Responses keep unknown values as plain ``str``.
+
+OrderStatusValue: TypeAlias = OrderStatus | Literal["Active", "Cancelled"] | Unlisted
+"""A :class:`OrderStatus`, one of its values, or an explicit ``Unlisted``."""
+
+DomainStatusValue: TypeAlias = DomainStatus | Literal["Active", "In Progress"] | Unlisted
+"""A :class:`DomainStatus`, one of its values, or an explicit ``Unlisted``."""
+
+AvailabilityStatusValue: TypeAlias = (
+    AvailabilityStatus | Literal["available", "taken", "error"] | Unlisted
+)
+"""A :class:`AvailabilityStatus`, one of its values, or an explicit ``Unlisted``."""
+
+MailProviderValue: TypeAlias = MailProvider | Literal["google", "outlook", "smtp"] | Unlisted
+"""A :class:`MailProvider`, one of its values, or an explicit ``Unlisted``."""
+
+DomainSourceValue: TypeAlias = DomainSource | Literal["scaledmail", "other"] | Unlisted
+"""A :class:`DomainSource`, one of its values, or an explicit ``Unlisted``."""
+
+CustomOrderDomainSourceValue: TypeAlias = (
+    CustomOrderDomainSource | Literal["scaledmail", "other", "buy"] | Unlisted
+)
+"""A :class:`CustomOrderDomainSource`, one of its values, or an explicit ``Unlisted``."""
+
+PackageTierValue: TypeAlias = (
+    PackageTier | Literal["low-sending", "medium-sending", "high-sending"] | Unlisted
+)
+"""A :class:`PackageTier`, one of its values, or an explicit ``Unlisted``."""
+
+CalculationTierValue: TypeAlias = CalculationTier | Literal["low", "medium", "max"] | Unlisted
+"""A :class:`CalculationTier`, one of its values, or an explicit ``Unlisted``."""
+
+CalculationPeriodValue: TypeAlias = CalculationPeriod | Literal["month", "day"] | Unlisted
+"""A :class:`CalculationPeriod`, one of its values, or an explicit ``Unlisted``."""
+
+
+# The request bodies' TypedDicts (generated into ``bodies.py``, which imports this
+# module's names, hence at the end).
+from scaledmail_async.models.bodies import (
+    AliasDict as AliasDict,
+)
+from scaledmail_async.models.bodies import (
+    BuyDomainsBody as BuyDomainsBody,
+)
+from scaledmail_async.models.bodies import (
+    BuyPreWarmInboxesBody as BuyPreWarmInboxesBody,
+)
+from scaledmail_async.models.bodies import (
+    CalculatePackageBody as CalculatePackageBody,
+)
+from scaledmail_async.models.bodies import (
+    CreateCustomOrderBody as CreateCustomOrderBody,
+)
+from scaledmail_async.models.bodies import (
+    CreateOrderBody as CreateOrderBody,
+)
+from scaledmail_async.models.bodies import (
+    DomainSpecDict as DomainSpecDict,
+)
+from scaledmail_async.models.bodies import (
+    GoogleDomainsDict as GoogleDomainsDict,
+)
+from scaledmail_async.models.bodies import (
+    HostingDict as HostingDict,
+)
+from scaledmail_async.models.bodies import (
+    OutlookDomainsDict as OutlookDomainsDict,
+)
+from scaledmail_async.models.bodies import (
+    PreWarmPurchaseDomainDict as PreWarmPurchaseDomainDict,
+)
+from scaledmail_async.models.bodies import (
+    ProviderDomainsDict as ProviderDomainsDict,
+)
+from scaledmail_async.models.bodies import (
+    SearchDomainsBody as SearchDomainsBody,
+)
+from scaledmail_async.models.bodies import (
+    SequencerDict as SequencerDict,
+)
+from scaledmail_async.models.bodies import (
+    SmtpDomainsDict as SmtpDomainsDict,
+)
+from scaledmail_async.models.bodies import (
+    SubmitFormBody as SubmitFormBody,
+)
+from scaledmail_async.models.bodies import (
+    SuggestDomainsBody as SuggestDomainsBody,
+)
+from scaledmail_async.models.bodies import (
+    UpdateDomainNameBody as UpdateDomainNameBody,
+)
+from scaledmail_async.models.bodies import (
+    UpdateDomainRedirectBody as UpdateDomainRedirectBody,
+)

@@ -22,6 +22,7 @@ from reliability_helpers import acquired_connections, client_for, new_key
 from scaledmail_async._limiter import InProcessLimiter
 from scaledmail_async.bulk import poll_orders
 from scaledmail_async.errors import ClientClosedError, ScaledmailError
+from scaledmail_async.models import CreateCustomOrderBody
 from scaledmail_async.testing import FakeScaledmail
 
 SEED = 424242
@@ -38,7 +39,7 @@ def _limiter_idle(limiter: Any) -> None:
         assert gate.pending == 0
 
 
-def _spend_body(i: int) -> dict[str, Any]:
+def _spend_body(i: int) -> CreateCustomOrderBody:
     return {
         "tag": f"cx-{i}",
         "providers": {

@@ -54,6 +54,7 @@ from scaledmail_async.errors import (
     ResponseDecodeError,
     ScaledmailError,
 )
+from scaledmail_async.models import CreateCustomOrderBody
 from scaledmail_async.testing import FakeScaledmail
 
 MAX_RETRIES = 3
@@ -322,7 +323,7 @@ async def _call(client: ScaledmailClient, klass: str, fake: FakeScaledmail) -> A
         )
     n = next(_names)
     name = f"matrixcell{n}x{int(time.time()) % 10_000}.com"
-    body = {
+    body: CreateCustomOrderBody = {
         "tag": f"mx-{n}",
         "providers": {
             "google": {"domains": [{"domain": name, "first_name": "Lea", "last_name": "Moss"}]}

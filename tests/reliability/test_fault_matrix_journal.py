@@ -20,6 +20,7 @@ from reliability_helpers import BlockedAcceptServer, SleepRecorder, free_port, n
 from test_fault_matrix import CASES, FaultCase
 
 from scaledmail_async import ScaledmailClient, ScaledmailError, SQLitePurchaseJournal
+from scaledmail_async.models import CreateCustomOrderBody, DomainSpecDict
 from scaledmail_async.testing import FakeScaledmail
 
 _names = itertools.count()
@@ -28,7 +29,7 @@ Spend = Callable[[ScaledmailClient, FakeScaledmail, int], Any]
 
 
 def _custom(client: ScaledmailClient, fake: FakeScaledmail, n: int) -> Any:
-    body = {
+    body: CreateCustomOrderBody = {
         "tag": f"jm-c{n}",
         "providers": {
             "google": {
@@ -41,7 +42,7 @@ def _custom(client: ScaledmailClient, fake: FakeScaledmail, n: int) -> Any:
 
 def _order(client: ScaledmailClient, fake: FakeScaledmail, n: int) -> Any:
     package = next(p for p in fake.state.packages if p.provider == "google")
-    domains = [
+    domains: list[DomainSpecDict] = [
         {"domain": f"jmorder{n}x{i}.com", "first_name": "Lea", "last_name": "Moss"}
         for i in range(package.domains)
     ]

@@ -27,6 +27,7 @@ from reliability_helpers import new_key
 from scaledmail_async import ScaledmailClient
 from scaledmail_async._limiter import InProcessLimiter
 from scaledmail_async.errors import ConfigurationError
+from scaledmail_async.models import SearchDomainsBody
 
 #: The longest any test here lets a call run before calling it a hang.
 HANG = 30.0
@@ -86,7 +87,7 @@ def server() -> Iterator[ThreadedServer]:
         yield srv
 
 
-SEARCH = {"domains": ["a.com"]}
+SEARCH: SearchDomainsBody = {"domains": ["a.com"]}
 
 
 async def test_critical_group_never_wedges(server: ThreadedServer) -> None:

@@ -31,6 +31,7 @@ from reliability_helpers import AttemptCounter, acquired_connections, client_for
 from scaledmail_async._client import ScaledmailClient
 from scaledmail_async.bulk import map_concurrent
 from scaledmail_async.errors import ScaledmailError
+from scaledmail_async.models import CreateCustomOrderBody
 from scaledmail_async.testing import FakeScaledmail
 
 FULL = os.environ.get("SCALEDMAIL_SOAK", "").strip().lower() == "full"
@@ -97,7 +98,7 @@ class Runner:
                 domain, body={"new_redirect": f"https://t{i}.example"}
             )
         else:
-            body = {
+            body: CreateCustomOrderBody = {
                 "tag": f"{self.prefix}{i:05d}",
                 "providers": {
                     "google": {

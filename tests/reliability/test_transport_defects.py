@@ -43,6 +43,7 @@ from scaledmail_async._limiter import RateLimiter
 from scaledmail_async._retry import parse_retry_after
 from scaledmail_async.cli._app import build_cli
 from scaledmail_async.cli._errors import EXIT_API_STATUS, EXIT_OUTCOME_UNKNOWN
+from scaledmail_async.models import CreateCustomOrderBody
 
 #: Generous bound for "does not hang" (the calls below take milliseconds when they work).
 HANG = 10.0
@@ -188,7 +189,7 @@ def read(client: ScaledmailClient) -> Coroutine[Any, Any, Any]:
 
 
 def spend(client: ScaledmailClient) -> Coroutine[Any, Any, Any]:
-    body = {
+    body: CreateCustomOrderBody = {
         "tag": TAG,
         "providers": {
             "google": {
