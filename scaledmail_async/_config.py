@@ -1,5 +1,5 @@
-"""Checks of the numeric settings: the client's constructor arguments and the per-call
-``timeout=`` / ``deadline=``.
+"""Checks of the settings: the client's constructor arguments and the per-call options
+(``timeout=``, ``deadline=``, ``organization_id=``, ``allow_duplicate=``, ``exactly_once=``).
 
 A setting must be a real number (``int`` or ``float``; not a ``bool``, not a numeric string),
 finite and in range:
@@ -12,19 +12,36 @@ finite and in range:
 * *NaN* compares false with everything, so range checks written as ``not value > 0`` are the only
   ones that catch it; every check here tests finiteness first.
 
+Every other option is checked for its type the same way (:func:`check_kind`, :func:`check_choice`,
+:func:`call_flag_problem`): a flag is a ``bool`` (not ``1``, not ``"yes"``), a count an ``int``
+(not ``True``), a callable callable.
+
 Constructor arguments raise :class:`~scaledmail_async.errors.ConfigurationError`; per-call
 arguments raise :class:`~scaledmail_async.errors.RequestValidationError` (bad input of one call),
-both before any request. A message shows a number as given but describes any other value by its
-type only (it could be anything, a key pasted into the wrong argument included).
+both before any request. A message names the option, what it accepts and what was given: a number
+as given, a short lowercase word for a choice quoted (``'later'``), any other value by its type
+only (it could be anything, a key pasted into the wrong argument included).
 """
 
 from __future__ import annotations
 
 import math
+import string
+from collections.abc import Callable
 
 from scaledmail_async.errors import ConfigurationError, RequestValidationError
 
-__all__ = ["call_seconds_problem", "check_call_seconds", "check_setting"]
+__all__ = [
+    "call_flag_problem",
+    "call_seconds_problem",
+    "check_call_seconds",
+    "check_choice",
+    "check_kind",
+    "check_setting",
+    "shown",
+]
+
+_WORD = frozenset(string.ascii_lowercase + "_-")
 
 
 def _shown(value: object) -> str:
@@ -96,3 +113,59 @@ def check_call_seconds(name: str, value: object, operation: str | None) -> None:
     problem = call_seconds_problem(value)
     if problem is not None:
         raise RequestValidationError(problem, field=name, operation=operation)
+
+
+def shown(value: object, *, word: bool = False) -> str:
+    """What was given, for a message: its type, with a number as given (``int 5``); with
+    ``word`` (the options whose values are a few words) a short lowercase word quoted too
+    (``str 'later'``: a choice misspelt). Any other value by its type only (never a key's
+    text)."""
+    if value is None:
+        return "None"
+    kind = type(value).__name__
+    if word and isinstance(value, str) and 0 < len(value) <= 16 and _WORD.issuperset(value):
+        return f"{kind} {value!r}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return kind
+    return f"{kind} {_shown(value)}"
+
+
+def _refuse(
+    name: str, what: str, none: str | None, value: object, *, word: bool = False
+) -> ConfigurationError:
+    alternative = f", or None {none}" if none is not None else ""
+    return ConfigurationError(f"{name} must be {what}{alternative}; got {shown(value, word=word)}")
+
+
+def check_kind(
+    name: str,
+    value: object,
+    ok: Callable[[object], bool],
+    *,
+    what: str,
+    none: str | None = None,
+) -> None:
+    """Raise :class:`ConfigurationError` unless ``ok(value)`` (or ``value`` is ``None`` where
+    ``none`` says what ``None`` means). ``what`` describes the accepted values (``"a str"``)."""
+    if value is None and none is not None:
+        return
+    if not ok(value):
+        raise _refuse(name, what, none, value)
+
+
+def check_choice(
+    name: str, value: object, choices: tuple[str, ...], *, none: str | None = None
+) -> None:
+    """Raise :class:`ConfigurationError` unless ``value`` is one of ``choices``."""
+    if value is None and none is not None:
+        return
+    if not (isinstance(value, str) and value in choices):
+        what = " or ".join(repr(c) for c in choices)
+        raise _refuse(name, what, none, value, word=True)
+
+
+def call_flag_problem(value: object) -> str | None:
+    """Why a per-call flag (``allow_duplicate=``, ``exactly_once=``) is refused, or ``None``."""
+    if value is True or value is False:
+        return None
+    return f"must be a bool (True or False); got {shown(value)}"

@@ -51,8 +51,17 @@ one event loop, cannot change its rate at runtime and cannot be paused by a 429.
 One limiter is shared per API key per process (:func:`shared_limiter`), keyed by a SHA-256 hash
 of the key; the key itself is never stored.
 
-Its size (about 690 lines): the sliding-window gates, pacing with bounded catch-up, lanes, the
-cross-thread wake-ups and the learned ceiling after 429s are one state machine under one lock.
+``rate_limit=None`` turns the pacing off, not the server's pause: such a client gets a
+:class:`PauseOnlyLimiter` (:func:`pause_only_limiter`), which lets every call through at once
+until a 429, then pauses the key's callers until the hinted time and releases them spread out at
+a pace learned from that overload, and paces nothing once they are released. It is a separate,
+small state machine because it must wait with the client's injected ``sleep`` on the client's
+``clock`` (the in-process limiter waits on event-loop timers and ``time.monotonic``): a test's
+manual clock and instant ``sleep`` then cost no real time, as they did without a limiter.
+
+Its size (about 950 lines): the sliding-window gates, pacing with bounded catch-up, lanes, the
+cross-thread wake-ups and the learned ceiling after 429s are one state machine under one lock;
+the pause-only limiter is the other (about 250 lines).
 """
 
 from __future__ import annotations
@@ -64,9 +73,12 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
+from scaledmail_async._config import shown
 from scaledmail_async._lanes import Priority, check_priority
 from scaledmail_async.errors import ConfigurationError
 
@@ -74,7 +86,10 @@ __all__ = [
     "CRITICAL_GROUP",
     "InProcessLimiter",
     "LimiterTimeout",
+    "PauseOnlyLimiter",
+    "PauseState",
     "RateLimiter",
+    "pause_only_limiter",
     "shared_limiter",
 ]
 
@@ -130,7 +145,8 @@ class RateLimiter(abc.ABC):
 
 
 def _check_number(name: str, value: object, *, positive: bool = False) -> None:
-    """Refuse a limiter setting that is not a finite real number (>= 0, or > 0)."""
+    """Refuse a limiter setting that is not a finite real number (>= 0, or > 0): the message
+    names it, what it takes and what was given (a number, else only its type)."""
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
@@ -139,7 +155,9 @@ def _check_number(name: str, value: object, *, positive: bool = False) -> None:
         or (positive and value == 0)
     ):
         bound = "> 0" if positive else ">= 0"
-        raise ConfigurationError(f"{name} must be a finite number {bound}, not {value!r}")
+        raise ConfigurationError(
+            f"{name} must be a finite number {bound} (an int or float); got {shown(value)}"
+        )
 
 
 class _Waiter:
@@ -161,6 +179,13 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
+        return None
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running event loop
         return None
 
 
@@ -299,7 +324,8 @@ class InProcessLimiter(RateLimiter):
         if critical_limit is not None:
             if type(critical_limit) is not int or critical_limit < 1:
                 raise ConfigurationError(
-                    f"critical_limit must be an int >= 1 or None, not {critical_limit!r}"
+                    f"critical_limit must be an int >= 1, or None for no group limit; "
+                    f"got {shown(critical_limit)}"
                 )
             _check_number("critical_window", critical_window, positive=True)
         _check_number("margin", margin)
@@ -692,3 +718,348 @@ def shared_limiter(
             )
             _registry[key_id] = limiter
         return limiter
+
+
+# -- rate_limit=None: the server's pause, and nothing else -------------------------------------
+
+
+class _Ticket:
+    """A caller held by a pause: its release time on the pause's clock (later 429s move it)."""
+
+    __slots__ = ("time",)
+
+    def __init__(self, at: float) -> None:
+        self.time = at
+
+
+class _PauseGate:
+    """The pause of one group of one key and the release of the callers it holds."""
+
+    __slots__ = (
+        "cap",
+        "granted",
+        "last",
+        "log",
+        "paused_until",
+        "rate",
+        "refused",
+        "sent",
+        "tickets",
+        "window",
+    )
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        #: Grant times of the last ``window`` seconds (what a 429 is measured against).
+        self.log: deque[float] = deque()
+        self.paused_until = -math.inf
+        #: The callers held, in release order.
+        self.tickets: deque[_Ticket] = deque()
+        #: The release time of the newest ticket (the next one comes one interval later).
+        self.last = -math.inf
+        #: The newest grant.
+        self.granted = -math.inf
+        #: The release pace learned from the 429s, per second (``inf``: no pacing).
+        self.rate = math.inf
+        #: The overload being paused: grants in the window before its first 429, its 429s so far,
+        #: and the release pace it interrupted (``inf``: none).
+        self.sent = 0
+        self.refused = 0
+        self.cap = math.inf
+
+    def prune(self, now: float) -> None:
+        log = self.log
+        horizon = now - self.window
+        while log and log[0] <= horizon:
+            log.popleft()
+
+
+class PauseState:
+    """The shared 429 pause of one API key on one clock (see :class:`PauseOnlyLimiter`).
+
+    Times are on ``clock``. A waiter that slept until a release time has *served* it: the pause's
+    time line is never earlier than the latest such time (:meth:`now`), so a pause ends for every
+    caller once it was slept through, even with an injected ``sleep`` that does not advance the
+    injected clock.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        window: float = 1.0,
+        critical_window: float = 60.0,
+        margin: float = 0.02,
+        backoff: float = 0.95,
+    ) -> None:
+        _check_number("window", window, positive=True)
+        _check_number("critical_window", critical_window, positive=True)
+        _check_number("margin", margin)
+        _check_number("backoff", backoff, positive=True)
+        if not backoff < 1.0:
+            raise ConfigurationError(f"backoff must be > 0 and < 1, not {backoff!r}")
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.margin = float(margin)
+        self.backoff = float(backoff)
+        self.global_gate = _PauseGate(float(window))
+        self.critical_gate = _PauseGate(float(critical_window))
+        self.served = -math.inf
+        #: Tasks that met a 429 in the current event-loop step, with the time they met it: the
+        #: call retries in the same step, and waits the hint from that time (as it slept the
+        #: hint itself without a limiter), not the hint less the time spent on the response.
+        self.reported: weakref.WeakKeyDictionary[asyncio.Task[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def forget(self, task: asyncio.Task[Any]) -> None:
+        """End ``task``'s report (called once its event-loop step is over)."""
+        with self.lock:
+            self.reported.pop(task, None)
+
+    def now(self) -> float:
+        """The pause's time: the clock, or the latest release time slept through if later."""
+        t = self.clock()
+        return t if t >= self.served else self.served
+
+    def interval(self, gate: _PauseGate) -> float:
+        """The gap between two releases of ``gate`` (0 when it does not pace)."""
+        return (1.0 + self.margin) / gate.rate if gate.rate != math.inf else 0.0
+
+    def free(self, gate: _PauseGate, now: float) -> bool:
+        """Whether a call of ``gate`` may go at ``now`` without queueing."""
+        if gate.tickets or now < gate.paused_until:
+            return False
+        interval = self.interval(gate)
+        return interval == 0.0 or now >= gate.last + interval
+
+    def grant(self, gate: _PauseGate, now: float) -> None:
+        gate.log.append(now)
+        gate.prune(now)
+        gate.granted = now
+        if now > gate.last:
+            gate.last = now
+        if not gate.tickets and now >= gate.paused_until:
+            # Every caller the pause held is released: no pacing any more (rate_limit=None).
+            gate.rate = math.inf
+
+    def reschedule(self, gate: _PauseGate) -> None:
+        """Release the held callers after the (new) pause, one interval apart, in order."""
+        interval = self.interval(gate)
+        at = gate.paused_until
+        for ticket in gate.tickets:
+            ticket.time = at
+            at += interval
+        # With nobody held, the first caller goes when the pause ends.
+        gate.last = gate.tickets[-1].time if gate.tickets else gate.paused_until - interval
+
+
+class PauseOnlyLimiter(RateLimiter):
+    """The limiter of ``ScaledmailClient(rate_limit=None)``: no pacing, but the server's pause.
+
+    Nothing waits until the server answers 429. A 429 pauses every caller of the key (of the
+    critical group for a critical 429) until the hinted time (``Retry-After`` or the body's
+    ``retryAfter``; without one the client reports its own backoff delay, and
+    ``retry_after=None`` pauses one window), then releases the callers it holds spread out,
+    one every ``(1 + margin) / rate`` seconds, where ``rate`` is learned from the overload: the
+    grants of the window before the first 429 minus the 429s of that overload are what the
+    server accepted, and the release runs at ``backoff`` (0.95) times that (a 429 during a
+    release slows it to ``backoff`` times its pace). Calls made while the release lasts queue
+    behind it; once every held caller is released, calls go out unpaced again: the client never
+    paces without a pause.
+
+    The pause is shared per API key and clock (:func:`pause_only_limiter`): the clients of a key
+    in a process pause together. Waits use the client's injected ``sleep`` and times its
+    ``clock``, so tests with a manual clock and an instant ``sleep`` never wait for real.
+    Without an event-loop-bound state, one pause serves every thread's loop.
+    """
+
+    def __init__(
+        self,
+        state: PauseState,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.state = state
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        gate = self.state.global_gate
+        return f"PauseOnlyLimiter(paused_until={gate.paused_until:g}, held={len(gate.tickets)})"
+
+    @property
+    def paused_until(self) -> float:
+        """The clock time until which the key's calls are paused (``-inf`` if never)."""
+        return self.state.global_gate.paused_until
+
+    async def acquire(
+        self,
+        group: str | None = None,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> float:
+        """Return at once unless a 429 paused the key (or ``group``); else wait for the release.
+
+        Returns the seconds slept (on the injected ``sleep``).
+        """
+        state = self.state
+        gate = state.global_gate
+        if group != CRITICAL_GROUP:
+            with state.lock:  # the fast path: no pause, nobody held
+                now = state.now()
+                if state.free(gate, now):
+                    state.grant(gate, now)
+                    return 0.0
+            return await self._wait(gate, timeout)
+        gates = (state.critical_gate, gate)
+        with state.lock:
+            now = state.now()
+            if state.free(gates[0], now) and state.free(gate, now):
+                for g in gates:
+                    state.grant(g, now)
+                return 0.0
+        waited = 0.0
+        for gate in gates:
+            waited += await self._wait(gate, None if timeout is None else timeout - waited)
+        return waited
+
+    async def _wait(self, gate: _PauseGate, timeout: float | None) -> float:  # noqa: ASYNC109
+        state = self.state
+        with state.lock:
+            now = state.now()
+            if state.free(gate, now):
+                state.grant(gate, now)
+                return 0.0
+            at = max(now, gate.paused_until, gate.last + state.interval(gate))
+            if timeout is not None and at - now > timeout:
+                raise LimiterTimeout(
+                    f"the key's requests are paused past the deadline after a 429 "
+                    f"(next in {at - now:.2f}s)",
+                    earliest=at - now,
+                )
+            ticket = _Ticket(at)
+            gate.tickets.append(ticket)
+            gate.last = at
+            task = _current_task()
+            met = state.reported.pop(task, None) if task is not None else None
+            if met is not None and met < now:
+                now = met  # this call met the 429 in this step: wait the hint from then
+        waited = 0.0
+        slept_until: float | None = None
+        reached = now
+        try:
+            delay = at - now
+            while delay > 0.0:
+                await self._sleep(delay)
+                waited += delay
+                reached += delay
+                with state.lock:
+                    # A 429 meanwhile may have moved the release later (measured from the release
+                    # time slept to, not from the clock: an injected clock may stand still).
+                    delay = ticket.time - reached
+                if timeout is not None and delay > 0.0 and waited + delay > timeout:
+                    raise LimiterTimeout(
+                        "the key's requests are paused past the deadline after a 429",
+                        earliest=waited + delay,
+                    )
+            slept_until = reached
+        finally:
+            with state.lock:
+                last = bool(gate.tickets) and gate.tickets[-1] is ticket
+                try:
+                    gate.tickets.remove(ticket)
+                except ValueError:  # pragma: no cover - removed once, here
+                    pass
+                if slept_until is None:
+                    # Cancelled or timed out: a later caller must not queue behind its slot.
+                    if last:
+                        gate.last = (
+                            gate.tickets[-1].time
+                            if gate.tickets
+                            else max(gate.granted, gate.paused_until - state.interval(gate))
+                        )
+                else:
+                    if slept_until > state.served:
+                        state.served = slept_until
+                    state.grant(gate, state.now())
+        return waited
+
+    def report_rate_limited(self, group: str | None, retry_after: float | None) -> float:
+        """Pause the key's callers (a critical 429: the critical group's) until the hint."""
+        state = self.state
+        with state.lock:
+            now = state.now()
+            gate = state.critical_gate if group == CRITICAL_GROUP else state.global_gate
+            gate.prune(now)
+            if retry_after is not None:
+                pause = max(0.0, float(retry_after))
+            elif gate is state.critical_gate and gate.log:
+                # No hint on the group limit: until the oldest grant known leaves its window.
+                pause = max(gate.log[0] + gate.window - now, state.global_gate.window)
+            else:
+                pause = gate.window
+            if now >= gate.paused_until:
+                # The first 429 of an overload: what the server accepted is measured against the
+                # grants of the window before it (the others of the overload are in flight).
+                gate.cap = gate.rate
+                gate.sent = len(gate.log)
+                gate.refused = 0
+            gate.refused += 1
+            if gate.cap != math.inf:
+                gate.rate = state.backoff * gate.cap
+            else:
+                accepted = max(1, gate.sent - gate.refused)
+                gate.rate = state.backoff * accepted / gate.window
+            until = now + pause
+            if until > gate.paused_until:
+                gate.paused_until = until
+            state.reschedule(gate)
+            task = _current_task()
+            if task is not None:
+                state.reported[task] = now
+                task.get_loop().call_soon(state.forget, task)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "pause after a 429 (rate_limit=None): %.3gs, then %d held call(s) released "
+                    "at %.3g/s",
+                    pause,
+                    len(gate.tickets),
+                    gate.rate,
+                )
+            return pause
+
+
+_pause_strong: dict[tuple[str, Any], PauseState] = {}
+_pause_weak: weakref.WeakValueDictionary[tuple[str, Any], PauseState] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def pause_only_limiter(
+    api_key: str,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> PauseOnlyLimiter:
+    """A :class:`PauseOnlyLimiter` on the process-wide pause of ``api_key`` on ``clock``.
+
+    Every client of the key with the same clock shares one pause (the server counts per key); a
+    pause on another clock (a test's manual clock) is another time line, so it has its own. Each
+    limiter waits with its own ``sleep``. The states of the default clock live as long as the
+    process (as :func:`shared_limiter`'s), the others as long as a limiter uses them.
+    """
+    try:
+        hash(clock)
+        clock_key: Any = clock
+    except TypeError:  # an unhashable callable: its id is unique while its state holds it
+        clock_key = id(clock)
+    key = (_key_id(api_key), clock_key)
+    strong = clock is time.monotonic
+    with _registry_lock:
+        state = _pause_strong.get(key) if strong else _pause_weak.get(key)
+        if state is None:
+            state = PauseState(clock)
+            if strong:
+                _pause_strong[key] = state
+            else:
+                _pause_weak[key] = state
+    return PauseOnlyLimiter(state, sleep)

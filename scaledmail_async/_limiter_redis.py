@@ -56,8 +56,9 @@ import uuid
 import weakref
 from collections import deque
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
+from scaledmail_async._config import shown
 from scaledmail_async._env import REDIS_URL_ENV, env_value
 from scaledmail_async._lanes import LANES, Priority, check_priority
 from scaledmail_async._limiter import (
@@ -337,24 +338,41 @@ class RedisRateLimiter(RateLimiter):
             ("probe", probe),
             ("recovery", recovery),
         ):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigurationError(f"{name} must be a number, not {value!r}")
-            if not (value > 0 and math.isfinite(value)):
-                raise ConfigurationError(f"{name} must be a finite number > 0, not {value!r}")
+            if not (_is_number(value) and value > 0 and math.isfinite(value)):
+                raise ConfigurationError(
+                    f"{name} must be a finite number > 0 (an int or float); got {shown(value)}"
+                )
         if critical_limit is not None and (
             isinstance(critical_limit, bool)
             or not isinstance(critical_limit, int)
             or critical_limit < 1
         ):
             raise ConfigurationError(
-                f"critical_limit must be an int >= 1 or None, not {critical_limit!r}"
+                f"critical_limit must be an int >= 1, or None for no group limit; "
+                f"got {shown(critical_limit)}"
             )
-        if not (isinstance(margin, int | float) and 0 <= margin < 1):
-            raise ConfigurationError(f"margin must be >= 0 and < 1, not {margin!r}")
-        if not 0.0 < backoff < 1.0:
-            raise ConfigurationError("backoff must be > 0 and < 1")
+        if not (_is_number(margin) and 0 <= margin < 1):
+            raise ConfigurationError(
+                f"margin must be a number >= 0 and < 1 (a fraction of the window); "
+                f"got {shown(margin)}"
+            )
+        if not (_is_number(backoff) and 0.0 < backoff < 1.0):
+            raise ConfigurationError(f"backoff must be a number > 0 and < 1; got {shown(backoff)}")
+        for option, given in (("min_rate", min_rate), ("probe_after", probe_after)):
+            if given is not None and not (
+                _is_number(given) and given >= 0 and math.isfinite(given)
+            ):
+                raise ConfigurationError(
+                    f"{option} must be a finite number >= 0, or None for the default; "
+                    f"got {shown(given)}"
+                )
         if outage not in ("degrade", "fail"):
-            raise ConfigurationError(f"outage must be 'degrade' or 'fail', not {outage!r}")
+            raise ConfigurationError(
+                f"outage must be 'degrade' or 'fail'; got {shown(outage, word=True)}"
+            )
+        for option, text in (("key_prefix", key_prefix), ("namespace", namespace)):
+            if not isinstance(text, str) or not text:
+                raise ConfigurationError(f"{option} must be a non-empty str; got {shown(text)}")
         if redis_client is None and _url is None:
             raise ConfigurationError(
                 "pass a redis.asyncio.Redis client, or use RedisRateLimiter.from_url(url)"
@@ -399,8 +417,9 @@ class RedisRateLimiter(RateLimiter):
         :meth:`aclose`. ``options`` are those of the constructor.
         """
         if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            given = repr(_shown_url(url)) if isinstance(url, str) else shown(url)
             raise ConfigurationError(
-                f"a Redis URL looks like redis://127.0.0.1:6379/0, not {url!r}"
+                f"url: a Redis URL is a str like redis://127.0.0.1:6379/0; got {given}"
             )
         _require_redis()
         return cls(None, _url=url, **options)
@@ -703,6 +722,11 @@ class _Bound(RateLimiter):
             )
         except Exception as exc:  # the local pause still holds; other processes see their 429s
             logger.warning("could not share a 429 pause through Redis (%s)", type(exc).__name__)
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    """An ``int`` or ``float`` that is not a ``bool``."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _shown_url(url: str) -> str:

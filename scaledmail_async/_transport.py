@@ -59,7 +59,12 @@ from yarl import URL
 
 from scaledmail_async._config import check_call_seconds, check_setting
 from scaledmail_async._lanes import Priority, check_priority, current_priority
-from scaledmail_async._limiter import CRITICAL_GROUP, LimiterTimeout, RateLimiter
+from scaledmail_async._limiter import (
+    CRITICAL_GROUP,
+    LimiterTimeout,
+    PauseOnlyLimiter,
+    RateLimiter,
+)
 from scaledmail_async._logging import logger
 from scaledmail_async._retry import (
     BackoffPolicy,
@@ -79,7 +84,6 @@ from scaledmail_async.errors import (
     APITimeoutError,
     ClientClosedError,
     ClientClosedOutcomeUnknownError,
-    ConfigurationError,
     OutcomeUnknownError,
     PaymentPendingError,
     RateLimitError,
@@ -173,13 +177,13 @@ class Transport:
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
         priority: Priority = "interactive",
     ) -> None:
-        if max_response_size is not None and (
-            type(max_response_size) is not int or max_response_size <= 0
-        ):
-            raise ConfigurationError(
-                f"max_response_size must be a positive number of bytes (an int) or None for no "
-                f"limit, not {max_response_size!r}"
-            )
+        check_setting(
+            "max_response_size",
+            max_response_size,
+            what="an int of bytes > 0",
+            none="for no limit",
+            integer=True,
+        )
         check_setting("max_retries", max_retries, what="an int >= 0", zero_ok=True, integer=True)
         seconds = "a finite number of seconds > 0"
         check_setting("timeout", timeout, what=seconds, none="for no per-attempt timeout")
@@ -273,6 +277,11 @@ class Transport:
         elif session.closed:
             raise ClientClosedError("the aiohttp session passed to ScaledmailClient is closed")
         return session
+
+    def owned_session_open(self) -> bool:
+        """Whether the client's own session was created and is not closed yet."""
+        session = self._session
+        return self._owns_session and session is not None and not session.closed
 
     async def aclose(self) -> None:
         """Close the owned session (a session passed in is left open)."""
@@ -866,10 +875,20 @@ class Transport:
         pause_group = None
         if group == CRITICAL_GROUP and "critical" in self._detail(body).lower():
             pause_group = CRITICAL_GROUP
-        if limiter is not None:
+        pause: float | None = None
+        if isinstance(limiter, PauseOnlyLimiter):
+            # rate_limit=None: the server's pause as hinted, else the SDK's own backoff (what
+            # this call would have slept without a limiter). A hint beyond max_retry_after
+            # raises below and pauses nothing: no call of the key waits that long.
+            if not too_long:
+                pause = limiter.report_rate_limited(
+                    pause_group, hint if hint is not None else self._backoff.delay(attempt)
+                )
+        elif limiter is not None:
             pause = limiter.report_rate_limited(
                 pause_group, min(hint, self._max_retry_after) if hint is not None else None
             )
+        if pause is not None:
             if logger.isEnabledFor(logging.INFO):
                 logger.info(
                     "429 on %s (attempt %d): pausing %s for %.2fs",
