@@ -23,6 +23,7 @@ import asyncio
 import json
 import random
 import time
+import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal, cast
@@ -31,7 +32,14 @@ import aiohttp
 import cattrs
 from yarl import URL
 
-from scaledmail_async._config import check_call_seconds, check_setting
+from scaledmail_async._config import (
+    call_flag_problem,
+    check_call_seconds,
+    check_choice,
+    check_kind,
+    check_setting,
+    shown,
+)
 from scaledmail_async._converter import structure
 from scaledmail_async._env import (
     API_KEY_ENV,
@@ -50,12 +58,19 @@ from scaledmail_async._journal import (
     key_id,
 )
 from scaledmail_async._lanes import Priority
-from scaledmail_async._limiter import InProcessLimiter, RateLimiter, _key_id, shared_limiter
+from scaledmail_async._limiter import (
+    InProcessLimiter,
+    PauseOnlyLimiter,
+    RateLimiter,
+    _key_id,
+    pause_only_limiter,
+    shared_limiter,
+)
 from scaledmail_async._limiter_redis import env_redis_limiter
 from scaledmail_async._logging import logger, setup_from_env
 from scaledmail_async._operation import Operation
 from scaledmail_async._prepare import RequestBuilder
-from scaledmail_async._purchases import JournaledSpend
+from scaledmail_async._purchases import JournaledSpend, SpendWatch
 from scaledmail_async._reconcile import (
     Reads,
     Reconciliation,
@@ -95,7 +110,8 @@ _MAX_SENDS = 3
 class ScaledmailClient(OperationsMixin):
     """Async client of the Scaledmail API.
 
-    Use it as ``async with ScaledmailClient() as client:`` (or call :meth:`aclose`). Every
+    Use it as ``async with ScaledmailClient() as client:`` (or call :meth:`aclose`); a client
+    garbage-collected with its own session still open emits a ``ResourceWarning``. Every
     operation of the API is a method (``await client.get_orders()``);
     :meth:`request` reaches endpoints the spec does not have yet.
 
@@ -118,7 +134,11 @@ class ScaledmailClient(OperationsMixin):
             request provably was not processed (connection not opened, or 429); any other
             failure of a spending call raises :class:`OutcomeUnknownError`.
         rate_limit: requests per second for this key (the server allows 5); ``None`` turns the
-            client-side limiter off. All clients of one key in a process share one limiter.
+            client-side pacing off. All clients of one key in a process share one limiter. The
+            server's pause is honoured either way: with ``None``, a 429 still pauses every call
+            of the key until its ``Retry-After`` (or body ``retryAfter``), then releases them
+            spread out, and nothing is paced once they are released
+            (:class:`~scaledmail_async._limiter.PauseOnlyLimiter`).
         session: an :class:`aiohttp.ClientSession` to use; the client never closes it. By default
             the client creates its own, lazily, in the running event loop, and closes it. (On its
             own session the client switches off aiohttp's silent one-time re-send of idempotent
@@ -184,6 +204,19 @@ class ScaledmailClient(OperationsMixin):
         random: Callable[[], float] = random.random,
     ) -> None:
         setup_from_env()
+        trace_configs = _check_options(
+            api_key=api_key,
+            organization_id=organization_id,
+            base_url=base_url,
+            session=session,
+            user_agent=user_agent,
+            trace_configs=trace_configs,
+            limiter=limiter,
+            sleep=sleep,
+            clock=clock,
+            wall_clock=wall_clock,
+            random=random,
+        )
         if api_key is None:
             api_key = env_value(API_KEY_ENV)
         if not isinstance(api_key, str) or not api_key.strip():
@@ -217,6 +250,8 @@ class ScaledmailClient(OperationsMixin):
             critical_rate_limit=critical_rate_limit,
             max_retries=max_retries,
             max_retry_after=max_retry_after,
+            max_response_size=max_response_size,
+            priority=priority,
         )
         url = resolve(
             base_url, argument_name="base_url", env=BASE_URL_ENV, default=DEFAULT_BASE_URL
@@ -237,6 +272,11 @@ class ScaledmailClient(OperationsMixin):
             # A client dropped without aclose() must not keep its limits on the key forever.
             weakref.finalize(self, release)
             limiter = shared
+        if limiter is None:
+            # rate_limit=None turns the pacing off, not the server's pause: a 429 still pauses
+            # the key's calls until the hint and releases them spread out, on this client's
+            # clock and sleep (shared with the key's other clients on the same clock).
+            limiter = pause_only_limiter(api_key, clock=clock, sleep=sleep)
         if limiter is not None:
             # A limiter shared beyond the process (Redis) keys its state by a hash of the key.
             bind = getattr(limiter, "for_api_key", None)
@@ -288,7 +328,8 @@ class ScaledmailClient(OperationsMixin):
 
     @property
     def limiter(self) -> RateLimiter | None:
-        """The rate limiter in use (shared per API key), or ``None`` when limiting is off."""
+        """The rate limiter in use (shared per API key); with ``rate_limit=None`` the
+        :class:`~scaledmail_async._limiter.PauseOnlyLimiter` that only honours 429 pauses."""
         return self._transport.limiter
 
     @property
@@ -314,7 +355,7 @@ class ScaledmailClient(OperationsMixin):
         limiter = self._transport.limiter
         pace = (
             "off"
-            if limiter is None
+            if limiter is None or isinstance(limiter, PauseOnlyLimiter)
             else (
                 f"{limiter.current_rate():.3g}/s"
                 if isinstance(limiter, InProcessLimiter)
@@ -335,6 +376,22 @@ class ScaledmailClient(OperationsMixin):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        # A client dropped with its own aiohttp session still open leaks the session's
+        # connections; aiohttp's own warning then points into the SDK's internals. Name the
+        # client and the fix instead (never the API key). Bound as a default argument: module
+        # globals may be gone at interpreter exit.
+        transport = getattr(self, "_transport", None)
+        if transport is None or not transport.owned_session_open():
+            return
+        _warn(
+            f"Unclosed ScaledmailClient (base_url={self._base_url!r}): its aiohttp session is "
+            "still open. Use `async with ScaledmailClient(...) as client:` or "
+            "`await client.aclose()`",
+            ResourceWarning,
+            source=self,
+        )
 
     async def aclose(self) -> None:
         """Close the client: fail calls still in flight with :class:`ClientClosedError`, then close
@@ -381,6 +438,12 @@ class ScaledmailClient(OperationsMixin):
                     task.uncancel()
             if self._drained is not None and not (self._inflight - {asyncio.current_task()}):
                 self._drained.set()
+
+    def _cancelled_by_close(self) -> bool:
+        """Whether :meth:`aclose` alone cancelled the current task (its call then fails with a
+        :class:`ClientClosedError`, not a cancellation)."""
+        task = asyncio.current_task()
+        return task is not None and task in self._close_cancelled and task.cancelling() <= 1
 
     def _closed_error(
         self, task: asyncio.Task[Any] | None, operation: str
@@ -441,7 +504,18 @@ class ScaledmailClient(OperationsMixin):
         and ``deadline`` (whole call, seconds): ``None``/``UNSET`` = the client's setting.
         """
         task = self._enter()
+        watch: SpendWatch | None = None  # a spend without a journal: warn if cut off once sent
         try:
+            if (
+                allow_duplicate is not False
+                or exactly_once is not False
+                or (
+                    type(organization_id) is not str
+                    and organization_id is not UNSET
+                    and organization_id is not None
+                )
+            ):
+                _check_call_options(op.operation_id, organization_id, allow_duplicate, exactly_once)
             # (1) prepare: validate and build (cached for the polling GETs).
             prepared = self._requests.prepare(
                 op, path_params, query, body, organization_id, self.organization_id
@@ -467,6 +541,8 @@ class ScaledmailClient(OperationsMixin):
                     exactly_once=exactly_once,
                     raw=raw,
                 )
+            if op.spends_money:
+                watch = SpendWatch(op, tag=prepared.tag, wire=prepared.wire)
             result = await self._transport.send(
                 operation=op.operation_id,
                 method=op.method,
@@ -478,14 +554,22 @@ class ScaledmailClient(OperationsMixin):
                 tag=prepared.tag,
                 timeout=timeout,
                 deadline=call_deadline,
+                before_send=None if watch is None else watch.mark_sent,
             )
+            watch = None  # answered: nothing to warn about
             # (3) decode.
             parsed = self._decode(op, result, shown)
             return self._answer(op, result, parsed, raw)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             err = self._closed_error(task, op.operation_id)
             if err is not None:
                 raise err from None
+            if watch is not None:
+                watch.interrupted(exc)
+            raise
+        except (KeyboardInterrupt, SystemExit) as exc:
+            if watch is not None:
+                watch.interrupted(exc)
             raise
         finally:
             self._leave(task)
@@ -569,7 +653,7 @@ class ScaledmailClient(OperationsMixin):
                 raise
             except BaseException as exc:  # cancelled, interrupted: record, then let it through
                 try:
-                    await spend.failed(exc)
+                    await spend.interrupted(exc, closing=self._cancelled_by_close())
                 except BaseException:
                     pass
                 raise
@@ -795,6 +879,7 @@ class ScaledmailClient(OperationsMixin):
         operation = f"{str(method).upper()} {shown_path}"
         task = self._enter()
         try:
+            _check_call_options(operation, organization_id, retry=retry)
             method, prepared = self._requests.prepare_raw(
                 method, path, params, json, organization_id, self.organization_id
             )
@@ -860,6 +945,92 @@ def _json_loads(body: bytes) -> Any:
         raise ValueError(f"{type(exc).__name__}: {exc}") from None
 
 
+def _check_options(
+    *,
+    api_key: object,
+    organization_id: object,
+    base_url: object,
+    session: object,
+    user_agent: object,
+    trace_configs: object,
+    limiter: object,
+    sleep: object,
+    clock: object,
+    wall_clock: object,
+    random: object,
+) -> tuple[aiohttp.TraceConfig, ...] | None:
+    """Refuse a constructor option of the wrong type (``ConfigurationError`` naming it, what it
+    takes and what was given: a number as given, anything else by its type only, as an API key
+    may be in the wrong argument). Returns ``trace_configs`` as a tuple (an iterator is read
+    once, here)."""
+    if api_key is not None and not isinstance(api_key, str):
+        raise ConfigurationError(
+            "api_key must be a str (your key, from https://app.scaledmail.com/settings), or None "
+            f"to read SCALEDMAIL_API_KEY; got {type(api_key).__name__}"
+        )
+    check_kind(
+        "organization_id",
+        organization_id,
+        lambda v: isinstance(v, str),
+        what="a str (an organization id such as 'recXXXXXXXXXXXXXX', see get_organizations())",
+        none="for SCALEDMAIL_ORGANIZATION_ID (or no organization)",
+    )
+    check_kind(
+        "base_url",
+        base_url,
+        lambda v: isinstance(v, str),
+        what="a str such as 'https://server.scaledmail.com/api/v1'",
+        none="for SCALEDMAIL_BASE_URL (or production)",
+    )
+    check_kind(
+        "session",
+        session,
+        lambda v: isinstance(v, aiohttp.ClientSession),
+        what="an aiohttp.ClientSession",
+        none="for the client's own",
+    )
+    check_kind(
+        "user_agent",
+        user_agent,
+        lambda v: isinstance(v, str),
+        what="a str (appended to the SDK's User-Agent)",
+        none="for the SDK's alone",
+    )
+    configs: tuple[aiohttp.TraceConfig, ...] | None = None
+    if trace_configs is not None:
+        given = shown(trace_configs)
+        if isinstance(trace_configs, Iterable) and not isinstance(trace_configs, str | bytes):
+            configs = tuple(trace_configs)
+            wrong = sorted({type(t).__name__ for t in configs if not _is_trace_config(t)})
+            given = f"a {type(trace_configs).__name__} holding {', '.join(wrong)}"
+        if configs is None or not all(_is_trace_config(t) for t in configs):
+            raise ConfigurationError(
+                f"trace_configs must be a list of aiohttp.TraceConfig, or None for none; "
+                f"got {given}"
+            )
+    check_kind(
+        "limiter",
+        limiter,
+        lambda v: (
+            isinstance(v, RateLimiter)
+            or (
+                callable(getattr(v, "acquire", None))
+                and callable(getattr(v, "report_rate_limited", None))
+            )
+        ),
+        what="a RateLimiter (InProcessLimiter, RedisRateLimiter or your own implementation)",
+        none="for the key's shared in-process limiter (or SCALEDMAIL_REDIS_URL)",
+    )
+    for name, value, like in (
+        ("sleep", sleep, "asyncio.sleep"),
+        ("clock", clock, "time.monotonic"),
+        ("wall_clock", wall_clock, "time.time"),
+        ("random", random, "random.random"),
+    ):
+        check_kind(name, value, callable, what=f"a callable like {like}")
+    return configs
+
+
 def _check_settings(
     *,
     timeout: object,
@@ -869,9 +1040,19 @@ def _check_settings(
     critical_rate_limit: object,
     max_retries: object,
     max_retry_after: object,
+    max_response_size: object,
+    priority: object,
 ) -> None:
     """Refuse a constructor setting that is not a finite number in range (``_config``): an
     infinite timeout or rate would only fail later, on every call, with an ``OverflowError``."""
+    check_setting(
+        "max_response_size",
+        max_response_size,
+        what="an int of bytes > 0",
+        none="for no limit",
+        integer=True,
+    )
+    check_choice("priority", priority, ("interactive", "bulk"))
     seconds = "a finite number of seconds > 0"
     check_setting("timeout", timeout, what=seconds, none="for no per-attempt timeout")
     check_setting("connect_timeout", connect_timeout, what=seconds)
@@ -896,6 +1077,41 @@ def _check_settings(
         what="a finite number of seconds >= 0 (the longest server-hinted wait honoured)",
         zero_ok=True,
     )
+
+
+def _check_call_options(
+    operation: str,
+    organization_id: object,
+    allow_duplicate: object = False,
+    exactly_once: object = False,
+    retry: object = None,
+) -> None:
+    """Refuse a per-call option of the wrong type (:class:`RequestValidationError` naming it,
+    before anything is sent); ``timeout``/``deadline`` are checked by ``_call_deadline``."""
+    if retry is not None and retry not in ("safe", "pre-send-only"):
+        raise RequestValidationError(
+            "must be 'safe' or 'pre-send-only', or None for the method's default; "
+            f"got {shown(retry, word=True)}",
+            field="retry",
+            operation=operation,
+        )
+    if not (
+        organization_id is UNSET or organization_id is None or isinstance(organization_id, str)
+    ):
+        raise RequestValidationError(
+            "must be a str (an organization id such as 'recXXXXXXXXXXXXXX'), None to send none, "
+            f"or left out for the client's; got {type(organization_id).__name__}",
+            field="organization_id",
+            operation=operation,
+        )
+    for name, value in (("allow_duplicate", allow_duplicate), ("exactly_once", exactly_once)):
+        problem = call_flag_problem(value)
+        if problem is not None:
+            raise RequestValidationError(problem, field=name, operation=operation)
+
+
+def _is_trace_config(value: object) -> bool:
+    return isinstance(value, aiohttp.TraceConfig)
 
 
 def _is_text(value: object) -> bool:

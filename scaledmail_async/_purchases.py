@@ -15,7 +15,17 @@ means what:
   API validates before it charges;
 * anything raised before the request was written (limiter or deadline timeout, a connection
   that could not be opened, a cancellation while waiting) -> ``not_applied``; after it was
-  written -> ``unknown``.
+  written -> ``unknown``;
+* a cancellation (``task.cancel()``, Ctrl-C under ``asyncio.run``, ``asyncio.timeout``) or a
+  ``KeyboardInterrupt``/``SystemExit`` after the request may have been written -> the entry
+  stays ``pending`` with ``sent_at`` set (nothing is written in the cancelled task: the outcome
+  was never seen, exactly as after a crash) and a WARNING names the operation, the tag and how
+  to reconcile (:func:`warn_cut_off`); ``aclose()`` interrupting it -> ``unknown`` (the caller
+  gets :class:`~scaledmail_async.ClientClosedOutcomeUnknownError`, no warning).
+
+Without a journal the client does the same through a :class:`SpendWatch`: a spend cancelled
+after its request may have been written is logged at WARNING (and not one that was cancelled
+while waiting for the limiter: nothing left the process).
 
 If the outcome cannot be written (the journal went away after the send), the caller still gets
 the call's own result or error; the entry stays ``pending`` with ``sent_at`` set, which
@@ -24,6 +34,7 @@ reconciliation resolves.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -51,7 +62,7 @@ from scaledmail_async.errors import (
     ResponseDecodeError,
 )
 
-__all__ = ["JournaledSpend", "domains_of", "mint_tag", "order_id_of"]
+__all__ = ["JournaledSpend", "SpendWatch", "domains_of", "mint_tag", "order_id_of", "warn_cut_off"]
 
 logger = logging.getLogger("scaledmail_async")
 
@@ -110,6 +121,86 @@ def order_id_of(answer: Any) -> str | None:
             return value
     data = found.get("data")
     return order_id_of(data) if data is not None else None
+
+
+def warn_cut_off(
+    operation: str,
+    *,
+    tag: str | None,
+    domains: tuple[str, ...],
+    entry_id: str | None,
+    reason: BaseException,
+) -> None:
+    """Log at WARNING that a spend was cut off after its request may have been written.
+
+    Names the operation and the tag (or the domains, for a spend found by its domains), says
+    that the outcome is unknown and how to find it: ``client.reconcile(...)`` /
+    ``scaledmail purchases reconcile`` (a journal entry, left ``pending``, by its id)."""
+    if tag:
+        evidence = f"tag {tag!r}"
+    elif domains:
+        shown = ", ".join(domains[:5]) + (", ..." if len(domains) > 5 else "")
+        evidence = f"domains {shown}"
+    else:
+        evidence = "no tag"
+    if entry_id is not None:
+        how = (
+            f"purchase journal entry {entry_id} stays pending: reconcile it with "
+            f"`await client.reconcile({entry_id!r})` (or `client.reconcile_pending()`) or "
+            f"`scaledmail purchases reconcile {entry_id}`"
+        )
+    elif tag:
+        how = (
+            f"reconcile it with `await client.reconcile({tag!r})` or "
+            f"`scaledmail purchases reconcile {tag}`"
+        )
+    else:
+        how = (
+            "look for it in `client.get_purchased_domains(available=False)` (with a purchase "
+            "journal, `client.reconcile()` / `scaledmail purchases reconcile` do this)"
+        )
+    logger.warning(
+        "%s (%s): %s after the request was sent: the outcome is UNKNOWN (the server may have "
+        "processed it). Do not send it again before reconciling: %s",
+        operation,
+        evidence,
+        "cancelled" if isinstance(reason, asyncio.CancelledError) else type(reason).__name__,
+        how,
+        extra={
+            "scaledmail_operation": operation,
+            "scaledmail_tag": tag,
+            "scaledmail_journal_entry": entry_id,
+        },
+    )
+
+
+class SpendWatch:
+    """A spend without a journal: whether its request may have been written (the transport's
+    ``before_send``), to warn when a cancellation cuts it off (:func:`warn_cut_off`)."""
+
+    __slots__ = ("operation", "sent", "tag", "wire")
+
+    def __init__(self, op: Operation, *, tag: str | None, wire: Any) -> None:
+        self.operation = op.operation_id
+        self.tag = tag
+        self.wire = wire
+        #: Whether the request may have been written.
+        self.sent = False
+
+    async def mark_sent(self) -> None:
+        """The transport's ``before_send``."""
+        self.sent = True
+
+    def interrupted(self, exc: BaseException) -> None:
+        """``exc`` (a cancellation, ``KeyboardInterrupt``) stopped the call: warn if sent."""
+        if self.sent:
+            warn_cut_off(
+                self.operation,
+                tag=self.tag,
+                domains=domains_of(self.wire),
+                entry_id=None,
+                reason=exc,
+            )
 
 
 class JournaledSpend:
@@ -181,6 +272,26 @@ class JournaledSpend:
         )
         if isinstance(exc, OutcomeUnknownError):
             exc.entry = self.entry
+
+    async def interrupted(self, exc: BaseException, *, closing: bool = False) -> None:
+        """A cancellation (or ``KeyboardInterrupt``/``SystemExit``) stopped the call.
+
+        Not sent: ``not_applied`` (nothing left the process). Sent: the entry stays ``pending``
+        (``sent_at`` set) for reconciliation and a WARNING says so; nothing is written, so a
+        second cancellation or a journal that is slow to answer cannot lose it. ``closing``
+        (``aclose()`` interrupted it): ``unknown``, as for any :class:`OutcomeUnknownError`."""
+        if not self.sent:
+            await self._record("not_applied", note=f"{type(exc).__name__} before sending")
+        elif closing:
+            await self._record("unknown", note=f"{type(exc).__name__} (the client was closed)")
+        else:
+            warn_cut_off(
+                self.operation,
+                tag=self.entry.tag,
+                domains=self.entry.domains,
+                entry_id=self.entry.id,
+                reason=exc,
+            )
 
     async def _record(
         self,

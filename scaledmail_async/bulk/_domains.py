@@ -11,7 +11,7 @@ from scaledmail_async._lanes import Priority, check_priority
 from scaledmail_async._lanes import priority as lane_scope
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async._validation import body_property_schema
-from scaledmail_async.bulk._common import ProgressHook, org_kwargs
+from scaledmail_async.bulk._common import ProgressHook, keep_partial, org_kwargs
 from scaledmail_async.errors import RequestValidationError
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ class DomainSearchResults(list["DomainAvailability"]):
 
     ``missing``: input names the server returned no result for (they are not in the list).
     ``extra``: results the server returned for names that were not asked (kept, not dropped).
+    ``not_searched``: names whose batch had not been answered when the search was stopped (only
+    in the ``exc.partial`` of an interrupted :func:`search_domains_all`; empty otherwise).
     """
 
     def __init__(
@@ -38,10 +40,12 @@ class DomainSearchResults(list["DomainAvailability"]):
         *,
         missing: Sequence[str] = (),
         extra: Sequence[DomainAvailability] = (),
+        not_searched: Sequence[str] = (),
     ) -> None:
         super().__init__(found)
         self.missing: list[str] = list(missing)
         self.extra: list[DomainAvailability] = list(extra)
+        self.not_searched: list[str] = list(not_searched)
 
 
 def _search_batch_cap() -> int:
@@ -75,6 +79,9 @@ async def search_domains_all(
     results for names that were not asked are kept in ``result.extra``. A failing batch raises
     (after the client's own retries); blank names raise :class:`RequestValidationError` before any
     request. ``on_progress(names_done, names_total)`` is called after each batch.
+    Stopped by a cancellation or an exception (a failing batch, ``on_progress``), the exception
+    is re-raised with ``exc.partial``: the :class:`DomainSearchResults` of the batches answered,
+    ``missing`` among their names only, the others in ``not_searched``.
     ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
     e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
     """
@@ -93,21 +100,36 @@ async def search_domains_all(
     found: dict[str, DomainAvailability] = {}
     extra: list[DomainAvailability] = []
     kwargs = org_kwargs(organization_id)
-    for start in range(0, total, batch_size):
-        batch = wanted[start : start + batch_size]
-        with lane_scope(lane):
-            response = await client.search_domains(body={"domains": batch}, **kwargs)
-        for result in response:
-            key = _domain_key(result.domain)
-            if key in unique and key not in found:
-                found[key] = result
-            else:
-                extra.append(result)
-        if on_progress is not None:
-            on_progress(min(start + batch_size, total), total)
-    ordered = [found[k] for k in unique if k in found]
-    missing = [unique[k] for k in unique if k not in found]
-    return DomainSearchResults(ordered, missing=missing, extra=extra)
+    keys = list(unique)
+    searched = 0  # names whose batch was answered
+
+    def results() -> DomainSearchResults:
+        asked = keys[:searched]
+        return DomainSearchResults(
+            [found[k] for k in asked if k in found],
+            missing=[unique[k] for k in asked if k not in found],
+            extra=extra,
+            not_searched=[unique[k] for k in keys[searched:]],
+        )
+
+    try:
+        for start in range(0, total, batch_size):
+            batch = wanted[start : start + batch_size]
+            with lane_scope(lane):
+                response = await client.search_domains(body={"domains": batch}, **kwargs)
+            for result in response:
+                key = _domain_key(result.domain)
+                if key in unique and key not in found:
+                    found[key] = result
+                else:
+                    extra.append(result)
+            searched = min(start + batch_size, total)
+            if on_progress is not None:
+                on_progress(searched, total)
+    except BaseException as exc:
+        keep_partial(exc, results())
+        raise
+    return results()
 
 
 async def iter_suggested_domains(
@@ -132,6 +154,11 @@ async def iter_suggested_domains(
     ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
     e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
     The lane is set around each request only: the caller's own calls between pages keep theirs.
+
+    Every item of a page is yielded before the next page is requested, so a cancellation (which
+    can only arrive during a request) never drops a fetched item. Stopped by a cancellation or
+    an exception (a failing page, ``on_progress``), the exception is re-raised with
+    ``exc.partial``: the list of every item yielded so far.
     """
     lane = check_priority(priority)
     if max_pages is not None and max_pages < 1:
@@ -141,17 +168,27 @@ async def iter_suggested_domains(
         body["tlds"] = list(tlds)
     kwargs = org_kwargs(organization_id)
     page = 1
+    delivered: list[DomainAvailability] = []
     while True:
-        with lane_scope(lane):
-            response = await client.suggest_domains(body=body, page=page, limit=limit, **kwargs)
+        try:
+            with lane_scope(lane):
+                response = await client.suggest_domains(body=body, page=page, limit=limit, **kwargs)
+        except BaseException as exc:
+            keep_partial(exc, list(delivered))
+            raise
         items = list(response.domains)
         total_pages = None if response.total_pages is UNSET else response.total_pages
         if on_progress is not None:
             pages_total = page if total_pages is None else max(total_pages, page)
             if max_pages is not None:
                 pages_total = min(pages_total, max_pages)
-            on_progress(page, pages_total)
+            try:
+                on_progress(page, pages_total)
+            except BaseException as exc:
+                keep_partial(exc, list(delivered))
+                raise
         for item in items:
+            delivered.append(item)
             yield item
         if not items:
             return

@@ -12,8 +12,8 @@ import attrs
 from scaledmail_async._lanes import Priority, check_priority
 from scaledmail_async._lanes import priority as lane_scope
 from scaledmail_async._types import UNSET, Unset
-from scaledmail_async.bulk._common import ProgressHook, org_kwargs
-from scaledmail_async.bulk._concurrent import Result, map_concurrent
+from scaledmail_async.bulk._common import ProgressHook, keep_partial, org_kwargs, own_partial
+from scaledmail_async.bulk._concurrent import Result, ResultHook, map_concurrent
 
 if TYPE_CHECKING:
     from scaledmail_async._client import ScaledmailClient
@@ -34,6 +34,7 @@ async def update_redirects(
     *,
     concurrency: int = 4,
     on_progress: ProgressHook | None = None,
+    on_result: ResultHook[str, UpdateDomainRedirectResponse] | None = None,
     organization_id: str | Unset | None = UNSET,
     priority: Priority = "bulk",
 ) -> list[Result[str, UpdateDomainRedirectResponse]]:
@@ -44,7 +45,9 @@ async def update_redirects(
     (``result.item`` is the domain), in the mapping's order. A failing domain (unknown domain, a
     change already in progress, invalid input) is reported in its result; the others go on. An
     empty string removes the redirect (observed live: ``UpdateDomainRedirectRequest`` in
-    ``openapi/scaledmail.yaml``).
+    ``openapi/scaledmail.yaml``). ``on_result(result)`` gets each domain's :class:`Result` as it
+    finishes; cancelled (or stopped by any exception), the exception carries ``exc.partial``: the
+    finished domains' results (see :func:`map_concurrent`).
     ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
     e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
     """
@@ -57,7 +60,12 @@ async def update_redirects(
         )
 
     return await map_concurrent(
-        one, list(redirects), concurrency=concurrency, on_progress=on_progress, priority=lane
+        one,
+        list(redirects),
+        concurrency=concurrency,
+        on_progress=on_progress,
+        on_result=on_result,
+        priority=lane,
     )
 
 
@@ -113,11 +121,32 @@ async def inventory(
     Calls run with bounded concurrency through the client's limiter. A failing call is recorded
     in ``result.errors`` (operation, organization, domain, exception) and the walk goes on.
     ``on_progress(done, total)`` counts calls; ``total`` grows when step 3's calls become known.
+    Cancelled (or stopped by any exception), the exception carries ``exc.partial``: an
+    :class:`Inventory` of every call that finished before (see
+    :func:`~scaledmail_async.bulk.partial_results`).
     ``priority`` is the lane of the calls made (default ``"bulk"``: the key's interactive calls,
     e.g. a web handler's, are served first; see :func:`scaledmail_async.priority`).
     """
     lane = check_priority(priority)
     result = Inventory()
+    try:
+        await _walk(client, result, concurrency, include_mailboxes, on_progress, lane)
+    except BaseException as exc:
+        keep_partial(exc, result)
+        raise
+    return result
+
+
+async def _walk(
+    client: ScaledmailClient,
+    result: Inventory,
+    concurrency: int,
+    include_mailboxes: bool,
+    on_progress: ProgressHook | None,
+    lane: Priority,
+) -> None:
+    """:func:`inventory`'s walk, filling ``result`` as calls finish (also when it is stopped:
+    the finished calls of an interrupted step are kept)."""
     done = 0
     total = 1
 
@@ -146,20 +175,28 @@ async def inventory(
         done += 1
         progress()
 
+    def keep_orgs(rs: list[Result[tuple[str, str], list[PurchasedDomain] | list[Domain]]]) -> None:
+        for r in rs:
+            operation, org_id = r.item
+            if r.error is not None:
+                result.errors.append(InventoryError(operation, org_id, None, r.error))
+            elif operation == "get_purchased_domains":
+                result.purchased_domains[org_id] = cast("list[PurchasedDomain]", r.value)
+            else:
+                result.domains[org_id] = cast("list[Domain]", r.value)
+
     org_items = [(op, oid) for oid in org_ids for op in ("get_purchased_domains", "get_domains")]
-    for r in await map_concurrent(
-        org_call, org_items, concurrency=concurrency, on_progress=step, priority=lane
-    ):
-        operation, org_id = r.item
-        if r.error is not None:
-            result.errors.append(InventoryError(operation, org_id, None, r.error))
-        elif operation == "get_purchased_domains":
-            result.purchased_domains[org_id] = cast("list[PurchasedDomain]", r.value)
-        else:
-            result.domains[org_id] = cast("list[Domain]", r.value)
+    try:
+        org_results = await map_concurrent(
+            org_call, org_items, concurrency=concurrency, on_progress=step, priority=lane
+        )
+    except BaseException as exc:
+        keep_orgs(own_partial(exc) or [])
+        raise
+    keep_orgs(org_results)
 
     if not include_mailboxes:
-        return result
+        return
     domain_items: list[tuple[str, str]] = []
     for org_id, domains in result.domains.items():
         for domain in domains:
@@ -173,14 +210,21 @@ async def inventory(
         response = await client.get_mailboxes_by_domain_id(domain_id, organization_id=org_id)
         return list(response.mailboxes)
 
-    for boxes in await map_concurrent(
-        mailbox_call, domain_items, concurrency=concurrency, on_progress=step, priority=lane
-    ):
-        org_id, domain_id = boxes.item
-        if boxes.error is not None:
-            result.errors.append(
-                InventoryError("get_mailboxes_by_domain_id", org_id, domain_id, boxes.error)
-            )
-        else:
-            result.mailboxes[domain_id] = boxes.unwrap()
-    return result
+    def keep_mailboxes(rs: list[Result[tuple[str, str], list[Mailbox]]]) -> None:
+        for boxes in rs:
+            org_id, domain_id = boxes.item
+            if boxes.error is not None:
+                result.errors.append(
+                    InventoryError("get_mailboxes_by_domain_id", org_id, domain_id, boxes.error)
+                )
+            else:
+                result.mailboxes[domain_id] = boxes.unwrap()
+
+    try:
+        mailbox_results = await map_concurrent(
+            mailbox_call, domain_items, concurrency=concurrency, on_progress=step, priority=lane
+        )
+    except BaseException as exc:
+        keep_mailboxes(own_partial(exc) or [])
+        raise
+    keep_mailboxes(mailbox_results)

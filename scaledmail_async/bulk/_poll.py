@@ -24,7 +24,13 @@ import attrs
 from scaledmail_async._lanes import Priority, check_priority
 from scaledmail_async._lanes import priority as lane_scope
 from scaledmail_async._types import UNSET, Unset
-from scaledmail_async.bulk._common import ProgressHook, listed, org_kwargs
+from scaledmail_async.bulk._common import (
+    ProgressHook,
+    keep_partial,
+    listed,
+    org_kwargs,
+    own_partial,
+)
 from scaledmail_async.errors import (
     APIStatusError,
     ClientClosedError,
@@ -36,7 +42,14 @@ if TYPE_CHECKING:
     from scaledmail_async._client import ScaledmailClient
     from scaledmail_async.models import OrderDetails
 
-__all__ = ["OrderPoller", "PollEvent", "PollTimeout", "order_is_active", "poll_orders"]
+__all__ = [
+    "OrderPoller",
+    "PollEvent",
+    "PollSummary",
+    "PollTimeout",
+    "order_is_active",
+    "poll_orders",
+]
 
 
 _ACTIVE: Final = "active"
@@ -152,6 +165,24 @@ class PollTimeout(ScaledmailError, TimeoutError):
         )
 
 
+@attrs.frozen
+class PollSummary:
+    """How far :func:`poll_orders` got when it was stopped: the ``exc.partial`` of the exception
+    that ended the iteration (a cancellation of the consuming task, Ctrl-C, a crash).
+
+    ``completed``, ``cancelled``, ``failed`` (order id -> exception) and ``pending`` say how each
+    order stood, as the poller's attributes do. ``undelivered``: the events the workers had
+    observed but the iteration never yielded (waiting in the poller's buffer when it stopped), in
+    the order they were observed; each done order's last event is either yielded or here.
+    """
+
+    completed: list[str]
+    cancelled: list[str]
+    failed: dict[str, Exception]
+    pending: list[str]
+    undelivered: list[PollEvent]
+
+
 class _Crash:
     """A worker's unexpected exception, forwarded to the consumer."""
 
@@ -228,10 +259,24 @@ class _PollRun:
         self._changed = asyncio.Event()
         self._deadline: float | None = None
         self._rng = random.Random()
+        #: Events observed but never yielded: left in the buffer when the iteration stopped.
+        self.undelivered: list[PollEvent] = []
+        #: Events a worker was handing over (buffer full) when it was cancelled.
+        self._unhanded: list[PollEvent] = []
 
     @property
     def pending(self) -> list[str]:
         return [s.order_id for s in self.states.values() if not s.finished]
+
+    def summary(self) -> PollSummary:
+        """A snapshot of how each order stands and of the events not yielded."""
+        return PollSummary(
+            completed=list(self.completed),
+            cancelled=list(self.cancelled),
+            failed=dict(self.failed),
+            pending=self.pending,
+            undelivered=list(self.undelivered),
+        )
 
     # -- the consumer side ---------------------------------------------------------------
 
@@ -248,6 +293,7 @@ class _PollRun:
             workers = [loop.create_task(self._worker(out)) for _ in range(n_workers)]
         self.running = True
         exited = 0
+        stopped: BaseException | None = None
         try:
             while exited < n_workers:
                 item = await out.get()
@@ -257,11 +303,21 @@ class _PollRun:
                     raise item.exc
                 else:
                     yield cast(PollEvent, item)
+        except GeneratorExit:  # aclose() / break: not an exception anyone sees
+            raise
+        except BaseException as exc:  # cancelled, interrupted, crashed: keep what was seen
+            stopped = exc
+            raise
         finally:
             self.running = False
-            for w in workers:
-                w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            try:
+                for w in workers:
+                    w.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+            finally:
+                self._keep_undelivered(out)
+                if stopped is not None:
+                    keep_partial(stopped, self.summary())
         self.finished = True
         pending = self.pending
         if pending:
@@ -285,6 +341,16 @@ class _PollRun:
                 )
             if self.raise_on_timeout:
                 raise summary
+
+    def _keep_undelivered(self, out: asyncio.Queue[Any]) -> None:
+        """Move the events left in the buffer (then those a cancelled worker was handing over)
+        to :attr:`undelivered`."""
+        while not out.empty():
+            item = out.get_nowait()
+            if isinstance(item, PollEvent):
+                self.undelivered.append(item)
+        self.undelivered.extend(self._unhanded)
+        self._unhanded.clear()
 
     # -- the workers ---------------------------------------------------------------------
 
@@ -345,7 +411,11 @@ class _PollRun:
                         state.due = loop.time() + self.interval * spread
                     self._give_back(state)
                 if event is not None:
-                    await out.put(event)
+                    try:
+                        await out.put(event)
+                    except asyncio.CancelledError:
+                        self._unhanded.append(event)
+                        raise
                     if event.done and self.on_progress is not None:
                         done = len(self.completed) + len(self.cancelled) + len(self.failed)
                         self.on_progress(done, len(self.states))
@@ -448,6 +518,12 @@ class OrderPoller:
 
     Use it as an async context manager (``async with poll_orders(...) as poller:``) or call
     :meth:`aclose` when stopping early: the worker coroutines are cancelled and awaited.
+
+    Stopping keeps what was seen: after a cancellation (or ``aclose()``), the summary attributes
+    stand as they were and :attr:`undelivered` holds the events observed but not yielded; the
+    exception that stopped the iteration (a ``CancelledError`` while waiting for the next event,
+    or one leaving the ``async with`` body) carries the same as a :class:`PollSummary` in
+    ``exc.partial`` (see :func:`~scaledmail_async.bulk.partial_results`).
     """
 
     def __init__(self, run: _PollRun) -> None:
@@ -484,6 +560,16 @@ class OrderPoller:
         """Whether iteration ended at the timeout with orders still pending."""
         return self._run.timed_out
 
+    @property
+    def undelivered(self) -> list[PollEvent]:
+        """Events observed but never yielded because the iteration was stopped (cancelled,
+        closed early, crashed) while they waited in the buffer; empty otherwise."""
+        return list(self._run.undelivered)
+
+    def summary(self) -> PollSummary:
+        """How each order stands now, and the :attr:`undelivered` events, as one snapshot."""
+        return self._run.summary()
+
     def __aiter__(self) -> OrderPoller:
         return self
 
@@ -497,8 +583,16 @@ class OrderPoller:
     async def __aenter__(self) -> OrderPoller:
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        try:
+            await self.aclose()
+        finally:
+            if exc is not None and own_partial(exc) is None:
+                # Stopped in the body (not while waiting for an event): the summary still goes
+                # on the exception that stopped it.
+                keep_partial(exc, self._run.summary())
 
 
 def poll_orders(
@@ -541,7 +635,8 @@ def poll_orders(
     - ``on_progress(done, total)`` is called whenever an order becomes done.
     - Stopping early (``break``): use ``async with poll_orders(...) as poller`` or call
       ``await poller.aclose()``: the workers are cancelled and awaited. Cancelling the consuming
-      task does the same.
+      task does the same, and keeps what was seen: the poller's summary attributes, its
+      ``undelivered`` events, and ``exc.partial`` (a :class:`PollSummary`) on the exception.
 
     Duplicate ids are polled once; blank ids raise :class:`RequestValidationError` before any
     request.
