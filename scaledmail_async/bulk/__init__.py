@@ -67,6 +67,7 @@ from scaledmail_async.bulk._inventory import Inventory, InventoryError, inventor
 from scaledmail_async.bulk._poll import (
     OrderPoller,
     PollEvent,
+    PollOutcome,
     PollSummary,
     PollTimeout,
     order_is_active,
@@ -79,6 +80,7 @@ __all__ = [
     "InventoryError",
     "OrderPoller",
     "PollEvent",
+    "PollOutcome",
     "PollSummary",
     "PollTimeout",
     "ProgressHook",

@@ -17,7 +17,7 @@ import asyncio
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast
 
 import attrs
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OrderPoller",
     "PollEvent",
+    "PollOutcome",
     "PollSummary",
     "PollTimeout",
     "order_is_active",
@@ -104,6 +105,10 @@ def _fingerprint(details: OrderDetails) -> _Fingerprint:
     return (_norm(details.status), tuple(packages), tuple(domains))
 
 
+PollOutcome: TypeAlias = Literal["pending", "completed", "cancelled", "failed", "timeout"]
+"""Where an order's polling stands (:attr:`PollEvent.outcome`)."""
+
+
 @attrs.frozen
 class PollEvent:
     """One observation of one order by :func:`poll_orders`.
@@ -126,7 +131,7 @@ class PollEvent:
     changes: frozenset[str] = frozenset()
     first: bool = False
     done: bool = False
-    outcome: str = "pending"
+    outcome: PollOutcome = "pending"
     #: How many times this order has been polled, this poll included.
     polls: int = 0
 
@@ -478,7 +483,7 @@ class _PollRun:
                 )
                 if before != after
             )
-        outcome = "pending"
+        outcome: PollOutcome = "pending"
         if self.until(details):
             outcome = "completed"
             self.completed.append(oid)

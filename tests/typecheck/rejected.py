@@ -7,7 +7,7 @@ excluded from the project's own mypy run and checked by ``tests/test_typing_user
 
 from __future__ import annotations
 
-from scaledmail_async import ScaledmailClient
+from scaledmail_async import PollEvent, ScaledmailClient
 from scaledmail_async.models import (
     CalculatePackageRequest,
     CreateCustomOrderBody,
@@ -30,3 +30,7 @@ async def mistakes(client: ScaledmailClient, found: DomainAvailability) -> None:
     count: int = found.blacklisted  # rejected: an untyped value is object, not Any
     data: int = await client.request("GET", "/orders")  # rejected: request() returns JSONValue
     del count, data
+
+
+def poll_mistake(event: PollEvent) -> bool:
+    return event.outcome == "complete"  # rejected: not a PollOutcome
