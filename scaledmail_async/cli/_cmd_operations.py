@@ -29,9 +29,8 @@ from scaledmail_async.cli._plumbing import fail, run
 from scaledmail_async.cli._settings import (
     Settings,
     api_key,
+    command_settings,
     make_client,
-    root_settings,
-    settings_from,
     settings_params,
 )
 from scaledmail_async.errors import RequestValidationError
@@ -105,7 +104,8 @@ def _precheck(op: Operation, call_kwargs: Mapping[str, Any]) -> None:
     try:
         prepare_body(op, call_kwargs.get("body", UNSET), query)
     except RequestValidationError as exc:
-        fail(describe_error(exc, operation=op.operation_id), EXIT_USAGE)
+        message = describe_error(exc, operation=op.operation_id)
+        fail(message, EXIT_USAGE, error=exc, operation=op.operation_id)
 
 
 def _stdin_is_terminal() -> bool:
@@ -121,11 +121,13 @@ def _confirm_spending(op: Operation, yes: bool) -> None:
             f"error: {op.operation_id} spends money (charges the connected card) and there is no "
             "terminal to confirm it: pass --yes to run it non-interactively.",
             EXIT_USAGE,
+            kind="UsageError",
+            operation=op.operation_id,
         )
     if not click.confirm(
         f"{command_name(op.operation_id)} charges the connected card. Continue?", default=False
     ):
-        fail("cancelled: nothing was sent.", EXIT_FAILURE)
+        fail("cancelled: nothing was sent.", EXIT_FAILURE, kind="Abort", operation=op.operation_id)
 
 
 def _emit(op: Operation, result: Any, settings: Settings) -> None:
@@ -155,7 +157,7 @@ def _operation_help(op: Operation) -> str:
 def _operation_command(op: Operation) -> click.Command:
     def callback(**params: Any) -> None:
         ctx = click.get_current_context()
-        settings = root_settings(ctx).merged(settings_from(params))
+        settings = command_settings(ctx, params)
         path_args = [params.pop("p_" + name) for name in op.path_params]
         query = {
             name[2:]: value

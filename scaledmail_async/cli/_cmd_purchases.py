@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any, Final
 import click
 
 from scaledmail_async._env import JOURNAL_ENV
-from scaledmail_async.cli._errors import EXIT_OK, EXIT_OUTCOME_UNKNOWN, EXIT_USAGE
+from scaledmail_async.cli._errors import (
+    EXIT_OK,
+    EXIT_OUTCOME_UNKNOWN,
+    EXIT_USAGE,
+    message_json,
+    redact_json,
+)
 from scaledmail_async.cli._journal_access import (
     JournalLocation,
     close_quietly,
@@ -24,14 +30,13 @@ from scaledmail_async.cli._journal_access import (
     open_journal,
 )
 from scaledmail_async.cli._output import dump_json, stdout_console
-from scaledmail_async.cli._plumbing import fail, run
+from scaledmail_async.cli._plumbing import fail, fail_json, json_errors, run
 from scaledmail_async.cli._settings import (
     Settings,
     api_key,
+    command_settings,
     make_client,
     output_params,
-    root_settings,
-    settings_from,
     settings_params,
 )
 
@@ -80,9 +85,9 @@ def purchases_list_command() -> click.Command:
 
     def callback(**params: Any) -> None:
         ctx = click.get_current_context()
+        settings = command_settings(ctx, params)
         where = journal_location(params.pop("journal"))
         states: tuple[str, ...] = params.pop("states")
-        settings = root_settings(ctx).merged(settings_from(params))
         journal = open_journal(where)
 
         async def read() -> list[JournalEntry]:
@@ -179,6 +184,7 @@ async def _targets(
             + f" in {where.shown} (see `scaledmail purchases list`); nothing was reconciled.",
             EXIT_USAGE,
             where.secret,
+            kind="UsageError",
         )
     return found
 
@@ -189,8 +195,8 @@ def purchases_reconcile_command() -> click.Command:
     def callback(**params: Any) -> None:
         ctx = click.get_current_context()
         wanted: tuple[str, ...] = params.pop("targets")
+        settings = command_settings(ctx, params)
         where = journal_location(params.pop("journal"))
-        settings = root_settings(ctx).merged(settings_from(params))
         journal = open_journal(where)
         key = api_key()
 
@@ -237,6 +243,21 @@ def purchases_reconcile_command() -> click.Command:
         if not unknown:
             click.echo(f"all {len(rows)} purchase(s) conclusive", err=True)
             raise click.exceptions.Exit(EXIT_OK)
+        if json_errors(ctx):
+            data = message_json(
+                f"{len(unknown)} of {len(rows)} purchase(s) still unknown: "
+                + ", ".join(str(row["tag"] or row["entry_id"]) for row in unknown),
+                kind="OutcomeUnknownError",
+                exit_code=EXIT_OUTCOME_UNKNOWN,
+                operation="reconcile",
+                secret=key,
+            )
+            data["hint"] = (
+                "Do not buy these again yet: run `scaledmail purchases reconcile` again later "
+                "(an order can take a while to show)."
+            )
+            data["entries"] = redact_json(unknown, key)
+            fail_json(data, EXIT_OUTCOME_UNKNOWN)
         for row in unknown:
             what = f"tag {row['tag']!r}" if row["tag"] else ", ".join(row["domains"])
             click.echo(

@@ -14,14 +14,20 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from scaledmail_async.cli._errors import EXIT_FAILURE, EXIT_OK, exit_code_for
+from scaledmail_async.cli._errors import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    error_json,
+    exit_code_for,
+    message_json,
+    redact_json,
+)
 from scaledmail_async.cli._output import dump_json, stdout_console
-from scaledmail_async.cli._plumbing import run
+from scaledmail_async.cli._plumbing import fail_json, json_errors, run
 from scaledmail_async.cli._settings import (
     api_key,
+    command_settings,
     make_client,
-    root_settings,
-    settings_from,
     settings_params,
 )
 
@@ -39,6 +45,8 @@ class _Watched:
     outcome: str = "pending"
     error: str | None = None
     error_code: int | None = None
+    #: The exception behind ``error`` (for the JSON error object), not printed as such.
+    exc: Exception | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +96,7 @@ async def _watch(
                 if event.error is not None:
                     item.error = str(event.error)
                     item.error_code = exit_code_for(event.error)
+                    item.exc = event.error
                     note = f"[red]{type(event.error).__name__}[/red]"
                     if event.done:
                         note += " (gave up)"
@@ -101,6 +110,7 @@ async def _watch(
                         1 for d in domains if str(d.status or "").strip().lower() == "active"
                     )
                     item.error = None
+                    item.exc = None
                     progress.update(
                         bar,
                         total=max(item.domains, 1),
@@ -116,6 +126,31 @@ async def _watch(
     return list(watched.values())
 
 
+def _not_active_json(
+    not_done: list[_Watched], total: int, code: int, secret: str
+) -> dict[str, Any]:
+    """The JSON error object of a watch that ended with orders not active: the first error's
+    ``type``, ``status`` and ``request_id`` (``NotActive`` when none failed: they timed out),
+    and every unfinished order under ``orders``."""
+    failed = [r for r in not_done if r.exc is not None and r.error_code == code]
+    shown = ", ".join(f"{r.order_id} ({r.outcome})" for r in not_done[:5])
+    more = ", ..." if len(not_done) > 5 else ""
+    message = f"{len(not_done)} of {total} order(s) not active: {shown}{more}"
+    if failed and failed[0].exc is not None:
+        data = error_json(
+            failed[0].exc, operation="get_order_details", exit_code=code, secret=secret
+        )
+        data["message"] = f"{message}; {data['message']}"
+    else:
+        data = message_json(
+            message, kind="NotActive", exit_code=code, operation="get_order_details"
+        )
+        data["hint"] = "Watch again later (a longer --timeout), or check the orders' setup forms."
+    data["orders"] = [r.as_json() for r in not_done]
+    redacted: dict[str, Any] = redact_json(data, secret)
+    return redacted
+
+
 def watch_command() -> click.Command:
     """``scaledmail orders watch ID [ID...]``."""
 
@@ -124,9 +159,11 @@ def watch_command() -> click.Command:
         order_ids: tuple[str, ...] = params.pop("order_ids")
         interval: float = params.pop("interval")
         total_timeout: float = params.pop("watch_timeout")
-        settings = root_settings(ctx).merged(settings_from(params))
+        settings = command_settings(ctx, params)
         key = api_key()
-        stderr = Console(stderr=True)
+        as_json = json_errors(ctx)
+        # With JSON errors stderr carries the one error object only: no progress display.
+        stderr = Console(stderr=True, quiet=as_json)
 
         async def watch() -> list[_Watched]:
             async with make_client(settings, key) as client:
@@ -164,7 +201,10 @@ def watch_command() -> click.Command:
             why = r.error or ("timed out" if r.outcome == "pending" else r.outcome)
             stderr.print(f"[red]not active:[/red] {r.order_id}: {r.outcome} ({why})")
         codes = [r.error_code for r in not_done if r.error_code is not None]
-        raise click.exceptions.Exit(codes[0] if codes else EXIT_FAILURE)
+        code = codes[0] if codes else EXIT_FAILURE
+        if as_json:
+            fail_json(_not_active_json(not_done, len(results), code, key), code)
+        raise click.exceptions.Exit(code)
 
     params: list[click.Parameter] = [
         click.Argument(["order_ids"], nargs=-1, required=True, metavar="ORDER_ID..."),

@@ -1,17 +1,30 @@
-"""How the ``scaledmail`` CLI turns an exception into an exit code and a message for a person.
+"""How the ``scaledmail`` CLI turns an exception into an exit code and a message: prose for a
+person (:func:`describe_error`), or, when JSON output was asked for (``--json`` / ``--format
+json``), one JSON object (:func:`error_json`, :func:`message_json`, :func:`dump_error`)::
+
+    {"type": "NotFoundError", "status": 404, "message": "...", "request_id": "req_...",
+     "exit_code": 4, "operation": "get_order_details", "hint": "...", ...}
+
+``type`` is the exception class name, ``status`` the HTTP status (``null`` when no answer came),
+``request_id`` the server's ``X-Request-Id`` (``null`` when it sent none); some errors add
+``field`` (bad input), ``tag`` (outcome unknown), ``retry_after`` (rate limited), ``detail`` (the
+server's own error text), ``method`` and ``url``.
 
 Kept apart from the click/rich code so that it imports nothing optional and can be tested alone.
 Every message names what failed and what to do next; none contains the API key (the SDK's
-exceptions never carry it, and :func:`describe_error` also redacts it defensively).
+exceptions never carry it, and every function here also redacts it defensively).
 """
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from collections.abc import Mapping
+from typing import Any, Final
 
 from scaledmail_async.errors import (
     REDACTED,
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -40,8 +53,13 @@ __all__ = [
     "EXIT_RATE_LIMITED",
     "EXIT_USAGE",
     "describe_error",
+    "dump_error",
+    "error_json",
     "exit_code_for",
+    "message_json",
     "redact",
+    "redact_json",
+    "request_id_of",
 ]
 
 EXIT_OK: Final = 0
@@ -190,3 +208,109 @@ def describe_error(
     if hint:
         text += f"\n{hint}"
     return redact(text, secret)
+
+
+#: Response headers that carry the server's id of a request, most specific first.
+_REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id", "x-amzn-requestid", "cf-ray")
+
+
+def request_id_of(exc: BaseException) -> str | None:
+    """The server's id of the request that failed (``X-Request-Id`` and the like), if it sent
+    one."""
+    headers = getattr(exc, "headers", None)
+    if not isinstance(headers, Mapping):
+        return None
+    lowered = {str(name).lower(): value for name, value in headers.items()}
+    for name in _REQUEST_ID_HEADERS:
+        value = lowered.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def redact_json(value: Any, secret: str | None) -> Any:
+    """``value`` (JSON data) with ``secret`` redacted in every string of it."""
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, Mapping):
+        return {str(k): redact_json(v, secret) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_json(v, secret) for v in value]
+    return value
+
+
+def _server_detail(exc: APIStatusError) -> str | None:
+    body = exc.body
+    if isinstance(body, Mapping):
+        for key in ("error", "message"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
+
+
+def error_json(
+    exc: BaseException,
+    *,
+    operation: str | None = None,
+    exit_code: int | None = None,
+    secret: str | None = None,
+) -> dict[str, Any]:
+    """``exc`` as the JSON error object (see the module), ``secret`` redacted everywhere."""
+    op = operation or getattr(exc, "operation", None)
+    status: int | None = None
+    if isinstance(exc, APIStatusError | ResponseDecodeError):
+        status = exc.status_code
+    data: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "status": status,
+        "message": str(exc) or type(exc).__name__,
+        "request_id": request_id_of(exc),
+        "exit_code": exit_code if exit_code is not None else exit_code_for(exc),
+        "operation": op if isinstance(op, str) else None,
+        "hint": _hint(exc) or None,
+    }
+    if isinstance(exc, RequestValidationError):
+        data["field"] = exc.field
+    if isinstance(exc, OutcomeUnknownError):
+        data["tag"] = exc.tag
+    if isinstance(exc, RateLimitError):
+        data["retry_after"] = exc.retry_after
+    if isinstance(exc, APIStatusError):
+        data["detail"] = _server_detail(exc)
+    if isinstance(exc, APIError):
+        data["method"] = exc.method
+        data["url"] = exc.url
+    redacted: dict[str, Any] = redact_json(data, secret)
+    return redacted
+
+
+def message_json(
+    message: str,
+    *,
+    kind: str,
+    exit_code: int,
+    operation: str | None = None,
+    secret: str | None = None,
+) -> dict[str, Any]:
+    """A failure the CLI found itself (no exception: a missing key, a missing journal...) as the
+    JSON error object: ``kind`` is its ``type``; a prose ``message``'s ``error:`` prefix is
+    dropped and its second paragraph becomes the ``hint``."""
+    text = message.removeprefix("error: ").strip()
+    first, _, rest = text.partition("\n")
+    data: dict[str, Any] = {
+        "type": kind,
+        "status": None,
+        "message": first.strip(),
+        "request_id": None,
+        "exit_code": exit_code,
+        "operation": operation,
+        "hint": rest.strip() or None,
+    }
+    redacted: dict[str, Any] = redact_json(data, secret)
+    return redacted
+
+
+def dump_error(data: Mapping[str, Any]) -> str:
+    """A JSON error object on one line (one object per failure, easy to parse from stderr)."""
+    return json.dumps(data, ensure_ascii=False, default=str)

@@ -81,6 +81,7 @@ def journal_location(option: str | None) -> JournalLocation:
             f"error: no purchase journal: pass --journal PATH_OR_URL or set {JOURNAL_ENV} (the "
             "SQLite file the SDK journals purchases in, or a redis:// URL).",
             EXIT_USAGE,
+            kind="ConfigurationError",
         )
     secret = ""
     if found.value.lower().startswith(_REDIS_SCHEMES):
@@ -109,12 +110,14 @@ def open_journal(where: JournalLocation) -> PurchaseJournal:
                 f"needs the redis extra: pip install 'scaledmail-async[redis]' ({exc}).",
                 EXIT_USAGE,
                 where.secret,
+                kind="ConfigurationError",
             )
         except (ScaledmailError, ValueError) as exc:
             fail(
                 f"error: the journal {where.shown} (from {where.source}): {exc}",
                 EXIT_USAGE,
                 where.secret,
+                kind=type(exc).__name__,
             )
     from scaledmail_async._journal import SQLitePurchaseJournal
 
@@ -124,11 +127,12 @@ def open_journal(where: JournalLocation) -> PurchaseJournal:
             f"error: no purchase journal at {str(path)!r} (from {where.source}): the file does "
             "not exist. Check the path (the SDK creates it on the first journaled purchase).",
             EXIT_USAGE,
+            kind="ConfigurationError",
         )
     try:
         return SQLitePurchaseJournal(path)
     except ScaledmailError as exc:
-        fail(f"error: {exc}", EXIT_USAGE)
+        fail(f"error: {exc}", EXIT_USAGE, error=exc)
 
 
 async def close_quietly(journal: PurchaseJournal) -> None:
@@ -148,4 +152,5 @@ def exit_on_journal_failure(exc: Exception, where: JournalLocation) -> None:
     if isinstance(exc, JournalUnavailableError):
         code = exit_code_for(exc)
         # A store failure is not an API error: the generic failure code unless one is assigned.
-        fail(f"error: {exc}", EXIT_FAILURE if code == EXIT_API_STATUS else code, where.secret)
+        code = EXIT_FAILURE if code == EXIT_API_STATUS else code
+        fail(f"error: {exc}", code, where.secret, error=exc)

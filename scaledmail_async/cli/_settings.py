@@ -8,6 +8,7 @@ and in shell history. Plumbing below the commands: it imports no command module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -15,13 +16,15 @@ import click
 
 from scaledmail_async._env import API_KEY_ENV, BASE_URL_ENV, ORGANIZATION_ENV, env_value
 from scaledmail_async.cli._errors import EXIT_AUTH
-from scaledmail_async.cli._plumbing import fail
+from scaledmail_async.cli._plumbing import fail, set_json_errors
 
 __all__ = [
     "Settings",
     "api_key",
+    "command_settings",
     "make_client",
     "output_params",
+    "requested_output",
     "root_settings",
     "settings_from",
     "settings_params",
@@ -59,6 +62,7 @@ def api_key() -> str:
             "https://app.scaledmail.com/settings; for the local fake server, use the key "
             "`scaledmail fake-server` prints).",
             EXIT_AUTH,
+            kind="MissingAPIKeyError",
         )
     return key
 
@@ -153,3 +157,32 @@ def root_settings(ctx: click.Context) -> Settings:
     """The settings the root group's options set (see the root callback in :mod:`._app`)."""
     root = ctx.find_root().obj
     return root if isinstance(root, Settings) else Settings()
+
+
+def command_settings(ctx: click.Context, params: dict[str, Any]) -> Settings:
+    """A subcommand's settings: the root group's overridden by the subcommand's own options
+    (popped from ``params``). Errors from here on are JSON when the output is JSON by choice
+    (``--json`` / ``--format json``), prose otherwise."""
+    settings = root_settings(ctx).merged(settings_from(params))
+    set_json_errors(ctx, settings.output == "json")
+    return settings
+
+
+def requested_output(args: Sequence[str]) -> str | None:
+    """The output format a command line asks for (the last of ``--json``, ``--table``,
+    ``--format X``), read before click parses it, so that even a usage error can be printed
+    the way the caller reads errors. ``None``: not asked (the default, prose errors)."""
+    chosen: str | None = None
+    tokens = list(args)
+    for i, token in enumerate(tokens):
+        if token == "--":
+            break
+        if token == "--json":
+            chosen = "json"
+        elif token == "--table":
+            chosen = "table"
+        elif token == "--format" and i + 1 < len(tokens):
+            chosen = tokens[i + 1]
+        elif token.startswith("--format="):
+            chosen = token.split("=", 1)[1]
+    return chosen

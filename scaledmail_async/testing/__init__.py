@@ -11,7 +11,10 @@ Three ways to use it:
 * as pytest fixtures (installed with the package: ``scaledmail_fake``, ``scaledmail_client``;
   configure with ``@pytest.mark.scaledmail_fake(**options)``);
 * standalone: ``run_fake_server(port=8080)`` (``scaledmail fake-server --port 8080``, or
-  ``python -m scaledmail_async.testing --port 8080``).
+  ``python -m scaledmail_async.testing --port 8080``), with faults, rate limits and the seed
+  from flags (``--fault 429:operation=get_orders``, ``--rate-limit 2/s``, ``--seed 7``) and
+  steered while it runs through its admin routes (``GET /_fake/state``, ``POST /_fake/faults``,
+  ``POST /_fake/rate-limits``), from any process or language.
 
 It implements the 20 operations with in-memory, seeded state, the documented validation rules,
 an order lifecycle, rate limits (several algorithms) and fault injection, and counts what it
@@ -20,6 +23,7 @@ receives. It uses aiohttp only and imports nothing else from the SDK.
 
 from __future__ import annotations
 
+from scaledmail_async.testing._admin import ADMIN_PREFIX
 from scaledmail_async.testing._app import (
     API_PREFIX,
     FakeScaledmail,
@@ -27,10 +31,26 @@ from scaledmail_async.testing._app import (
     create_app,
     run_fake_server,
 )
-from scaledmail_async.testing._faults import FAULT_KINDS, Fault, FaultHit, FaultQueue
+from scaledmail_async.testing._fault_spec import (
+    FaultSpec,
+    fault_spec_from_json,
+    parse_fault_spec,
+)
+from scaledmail_async.testing._faults import (
+    FAULT_KINDS,
+    Fault,
+    FaultHit,
+    FaultQueue,
+    RandomFaults,
+)
 from scaledmail_async.testing._handlers import OPERATIONS, FakeOperation
 from scaledmail_async.testing._options import DEFAULT_API_KEY, FakeOptions
-from scaledmail_async.testing._ratelimit import ALGORITHMS, FakeRateLimiter, RateLimitRule
+from scaledmail_async.testing._ratelimit import (
+    ALGORITHMS,
+    FakeRateLimiter,
+    RateLimitRule,
+    parse_rate_limit,
+)
 from scaledmail_async.testing._state import DomainPlan, FakeState, Mailbox
 
 #: The fake's routes by operation id (``OPERATIONS`` is kept as an alias for one release: the
@@ -41,6 +61,7 @@ FAKE_OPERATIONS = OPERATIONS
 RateLimiter = FakeRateLimiter
 
 __all__ = [
+    "ADMIN_PREFIX",
     "ALGORITHMS",
     "API_PREFIX",
     "DEFAULT_API_KEY",
@@ -56,10 +77,15 @@ __all__ = [
     "Fault",
     "FaultHit",
     "FaultQueue",
+    "FaultSpec",
     "Mailbox",
+    "RandomFaults",
     "RateLimitRule",
     "RateLimiter",
     "RequestRecord",
     "create_app",
+    "fault_spec_from_json",
+    "parse_fault_spec",
+    "parse_rate_limit",
     "run_fake_server",
 ]

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from scaledmail_async.testing._app import run_fake_server
+from scaledmail_async.testing._fault_spec import FAULT_SPEC_HELP, FaultSpec, parse_fault_spec
 from scaledmail_async.testing._ratelimit import ALGORITHMS
+
+
+def _fault(text: str) -> FaultSpec:
+    try:
+        return parse_fault_spec(text)
+    except ValueError as exc:  # argparse shows it as "argument --fault: invalid ..."
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -27,6 +35,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rate-limit", type=int, default=5, help="requests per second per key")
     parser.add_argument("--critical-limit", type=int, default=15, help="critical ops per minute")
     parser.add_argument("--algorithm", choices=ALGORITHMS, default="sliding_window")
+    parser.add_argument("--burst", type=int, default=None, help="the token bucket's capacity")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        dest="faults",
+        type=_fault,
+        default=[],
+        metavar="KIND[:SPEC]",
+        help="a fault to inject (repeatable): " + FAULT_SPEC_HELP.replace("%", "%%"),
+    )
     parser.add_argument("--no-rate-limit", action="store_true", help="switch rate limits off")
     parser.add_argument("--activate-after-polls", type=int, default=3)
     parser.add_argument("--activate-after-seconds", type=float, default=None)
@@ -48,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "rate_limit": args.rate_limit,
         "critical_limit": args.critical_limit,
         "rate_limit_algorithm": args.algorithm,
+        "burst": args.burst,
         "rate_limits_enabled": not args.no_rate_limit,
         "activate_after_polls": args.activate_after_polls,
         "activate_after_seconds": args.activate_after_seconds,
@@ -56,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     if args.api_keys:
         options["api_keys"] = args.api_keys
+    if args.faults:
+        options["faults"] = args.faults
     run_fake_server(args.host, args.port, **options)
 
 

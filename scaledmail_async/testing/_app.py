@@ -5,7 +5,10 @@ Every request goes through one pipeline::
     record -> take a queued fault -> [fault before processing]
            -> bearer check (401) -> rate limits per key (429) -> organization_id (400/404)
            -> the operation's handler (plain JSON in, plain JSON out; 400/404/409 errors)
-           -> [fault after processing] -> response
+           -> [fault after processing] -> response (with an ``X-Request-Id``: ``req_`` + serial)
+
+The fake's own admin routes (``/_fake/state``, ``/_fake/faults``, ``/_fake/rate-limits``:
+:mod:`._admin`) sit beside the API's and are neither recorded nor faulted.
 
 The fake depends on nothing else in the SDK, so it can test the SDK and users' own code.
 Unknown organizations get **404** ``{"error": "Organization not found"}``.
@@ -37,6 +40,8 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from scaledmail_async.testing._admin import ADMIN_PREFIX, add_admin_routes
+from scaledmail_async.testing._fault_spec import FaultSpec
 from scaledmail_async.testing._faults import Fault, FaultHit, FaultQueue
 from scaledmail_async.testing._handlers import OPERATIONS, Ctx, FakeOperation
 from scaledmail_async.testing._options import DEFAULT_API_KEY, FakeOptions
@@ -55,6 +60,8 @@ __all__ = ["API_PREFIX", "FakeScaledmail", "RequestRecord", "create_app", "run_f
 
 API_PREFIX: Final = "/api/v1"
 _FAKE_KEY: Final = web.AppKey("scaledmail_fake", object)
+#: Where a request's id is kept on the aiohttp request (answered as ``X-Request-Id``).
+_REQUEST_ID_KEY: Final = "scaledmail_fake.request_id"
 _JSON: Final = "application/json"
 _WRITE_OPERATIONS: Final = frozenset(op.operation_id for op in OPERATIONS if op.writes)
 _HTML_PAGE: Final = (
@@ -96,6 +103,8 @@ class RequestRecord:
     fault: str | None = None
     applied: bool = False
     rate_limited: bool = False
+    #: The ``X-Request-Id`` the fake answered with (``req_`` and a serial number).
+    request_id: str | None = None
 
 
 @dataclass
@@ -146,6 +155,7 @@ class FakeScaledmail:
         self.app = create_app(self)
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
+        self._request_serial = 0
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -249,7 +259,8 @@ class FakeScaledmail:
     def configure_rate_limits(self, **changes: Any) -> None:
         """Change rate-limit options at run time (``rate_limit``, ``critical_limit``, windows,
         ``rate_limit_algorithm``, ``burst``, ``rate_limits_enabled``, ``retry_after_header``);
-        the limiter restarts empty."""
+        the limiter restarts empty. A value the limiter refuses raises ``ValueError`` and changes
+        nothing."""
         allowed = {
             "rate_limit",
             "rate_window",
@@ -263,9 +274,18 @@ class FakeScaledmail:
         unknown = set(changes) - allowed
         if unknown:
             raise TypeError(f"not rate-limit options: {sorted(unknown)}")
+        before = {name: getattr(self.options, name) for name in changes}
         for name, value in changes.items():
             setattr(self.options, name, value)
-        self.limiter = self._build_limiter()
+        try:
+            if self.options.retry_after_header not in (True, False, "seconds", "http-date"):
+                raise ValueError("retry_after_header must be True, False, 'seconds' or 'http-date'")
+            self.limiter = self._build_limiter()
+        except (TypeError, ValueError):
+            # A refused change leaves the options (and the running limiter) as they were.
+            for name, value in before.items():
+                setattr(self.options, name, value)
+            raise
 
     def _retry_after_header(self, wait: float, mode: Any) -> dict[str, str]:
         if mode is False or mode == "none" or mode == "body":
@@ -362,6 +382,7 @@ class FakeScaledmail:
 
     # ----------------------------------------------------------------- pipeline
     def _record(self, request: web.Request, operation_id: str | None) -> RequestRecord:
+        self._request_serial += 1
         record = RequestRecord(
             index=len(self.requests),
             operation_id=operation_id,
@@ -369,7 +390,9 @@ class FakeScaledmail:
             path=request.path,
             query=dict(request.query),
             timestamp=self._clock(),
+            request_id=f"req_{self._request_serial:08d}",
         )
+        request[_REQUEST_ID_KEY] = record.request_id
         self.requests.append(record)
         return record
 
@@ -396,6 +419,9 @@ class FakeScaledmail:
         # aiohttp stamps a real-time Date only when none is set: a skewed server sends its own.
         if self.options.clock_skew:
             response.headers["Date"] = formatdate(self.state.wall_time(), usegmt=True)
+        request_id = request.get(_REQUEST_ID_KEY)
+        if isinstance(request_id, str):
+            response.headers.setdefault("X-Request-Id", request_id)
 
     async def _unknown_route(self, request: web.Request) -> web.StreamResponse:
         record = self._record(request, None)
@@ -621,7 +647,8 @@ async def _trickle(
 
 def create_app(fake: FakeScaledmail) -> web.Application:
     """The aiohttp application serving ``fake`` (also ``fake.app``), e.g. for aiohttp's
-    ``aiohttp_client`` fixture. Routes live under ``/api/v1``."""
+    ``aiohttp_client`` fixture. The API's routes live under ``/api/v1``; the fake's own admin
+    routes (state, faults, rate limits: :mod:`._admin`) under ``/_fake``."""
     app = web.Application()
     app[_FAKE_KEY] = fake
     app.on_response_prepare.append(fake._on_response_prepare)
@@ -634,6 +661,7 @@ def create_app(fake: FakeScaledmail) -> web.Application:
 
     for op in OPERATIONS:
         app.router.add_route(op.method, API_PREFIX + op.path, route(op), name=op.operation_id)
+    add_admin_routes(app, fake)
     app.router.add_route("*", "/{tail:.*}", fake._unknown_route)
     return app
 
@@ -643,10 +671,15 @@ def run_fake_server(
     port: int = 8080,
     *,
     on_ready: Callable[[FakeScaledmail], None] | None = None,
+    faults: Iterable[FaultSpec] = (),
     **options: Any,
 ) -> None:
-    """Serve a :class:`FakeScaledmail` until Ctrl-C (or SIGTERM). ``on_ready`` is called once
-    it listens (default: print the base URL and organization ids; never the key)."""
+    """Serve a :class:`FakeScaledmail` until Ctrl-C (or SIGTERM). ``faults`` are set before the
+    first request (``rate`` faults seeded with the fake's ``seed``); ``on_ready`` is called once
+    it listens (default: print the base URL and organization ids; never the key). A running
+    fake can be steered from another process through its admin routes (``/_fake/state``,
+    ``/_fake/faults``, ``/_fake/rate-limits``)."""
+    specs = list(faults)
 
     def announce(fake: FakeScaledmail) -> None:
         print(f"Fake Scaledmail API at {fake.base_url}")
@@ -655,6 +688,7 @@ def run_fake_server(
         default = " (the default test key, scaledmail_async.testing.DEFAULT_API_KEY)"
         uses_default = fake.options.api_keys == (DEFAULT_API_KEY,)
         print(f"Accepting {keys} API key(s){default if uses_default else ''}. Ctrl-C to stop.")
+        print(f"Admin routes: {fake.url}{ADMIN_PREFIX}/state, {fake.url}{ADMIN_PREFIX}/faults")
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -662,6 +696,9 @@ def run_fake_server(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, stop.set)
         async with FakeScaledmail(host=host, port=port, **options) as fake:
+            # No await between start and here: no request is served before the faults are set.
+            for spec in specs:
+                spec.add_to(fake.faults, seed=fake.options.seed)
             (on_ready or announce)(fake)
             await stop.wait()
 

@@ -2,8 +2,11 @@
 
 ``fake.faults.add(kind, count=1, operation=None, **params)`` queues a fault; each incoming request
 takes the first queued fault whose ``operation`` matches (an operationId, a collection of them, or
-``None`` for any) and consumes one of its ``count``. Every injection is logged with whether the
-operation's side effects were applied, so tests can prove a purchase happened at most once.
+``None`` for any) and consumes one of its ``count``. ``fake.faults.add_random(kind, rate, ...)``
+(or ``randomize``) gives requests without a queued fault a seeded chance of a fault instead.
+Every injection is logged with whether the operation's side effects were applied, so tests can
+prove a purchase happened at most once. From text or JSON (the ``scaledmail fake-server --fault``
+flag, the fake's ``/_fake/faults`` admin route): :mod:`._fault_spec`.
 
 Kinds, their parameters and whether the operation is processed (``apply``):
 
@@ -48,7 +51,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["FAULT_KINDS", "Fault", "FaultHit", "FaultQueue"]
+__all__ = ["FAULT_KINDS", "Fault", "FaultHit", "FaultQueue", "RandomFaults", "validate_fault"]
 
 #: Allowed parameters per kind, and the kind's default for ``apply``.
 _KINDS: Final[dict[str, tuple[frozenset[str], bool]]] = {
@@ -109,7 +112,9 @@ class Fault:
         return self.operations is None or operation_id in self.operations
 
 
-def _validate(kind: str, params: Mapping[str, Any]) -> None:
+def validate_fault(kind: str, params: Mapping[str, Any]) -> None:
+    """Check a fault before it is queued: ``ValueError`` for an unknown kind or a bad value,
+    ``TypeError`` for a parameter the kind does not take."""
     if kind not in _KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
     unknown = set(params) - _KINDS[kind][0]
@@ -130,6 +135,60 @@ def _validate(kind: str, params: Mapping[str, Any]) -> None:
         value = params.get(name)
         if value is not None and (not isinstance(value, int) or value < (name == "chunk_size")):
             raise ValueError(f"{name} must be a positive integer")
+    for name in ("after", "apply"):
+        if name in params and not isinstance(params[name], bool):
+            raise ValueError(f"{name} must be true or false")
+    headers = params.get("headers")
+    if headers is not None and (
+        not isinstance(headers, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+    ):
+        raise ValueError("headers must map header names to strings")
+
+
+@dataclass(eq=False)
+class RandomFaults:
+    """Random faults (``fake.faults.randomize`` / ``add_random``): each request of
+    ``operations`` (``None``: any) without a queued fault gets, with probability ``rate``, one of
+    ``choices`` (kind, params), drawn with a generator of its own (reproducible from its seed)."""
+
+    rate: float
+    choices: list[tuple[str, dict[str, Any]]]
+    operations: frozenset[str] | None
+    rng: random.Random
+    #: How many faults this source has drawn.
+    drawn: int = 0
+
+    def draw(self, operation_id: str | None) -> Fault | None:
+        """A fault for this request of ``operation_id``, or ``None`` (no draw when it does not
+        match: requests of other operations leave the sequence unchanged)."""
+        if self.operations is not None and operation_id not in self.operations:
+            return None
+        if self.rng.random() >= self.rate:
+            return None
+        kind, params = self.choices[self.rng.randrange(len(self.choices))]
+        self.drawn += 1
+        return Fault(kind=kind, count=1, operations=None, params=dict(params))
+
+
+def _random_source(
+    rate: float,
+    choices: Sequence[tuple[str, Mapping[str, Any]]],
+    seed: int | str,
+    operation: str | Collection[str] | None,
+) -> RandomFaults | None:
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0.0 <= rate <= 1.0:
+        raise ValueError("rate must be between 0 and 1")
+    for kind, params in choices:
+        validate_fault(kind, params)
+    if rate == 0.0 or not choices:
+        return None
+    return RandomFaults(
+        rate=float(rate),
+        choices=[(k, dict(p)) for k, p in choices],
+        operations=_ops(operation),
+        rng=random.Random(seed),
+    )
 
 
 class FaultQueue:
@@ -138,8 +197,7 @@ class FaultQueue:
     def __init__(self) -> None:
         self._queue: list[Fault] = []
         self.injected: list[FaultHit] = []
-        self._random: tuple[random.Random, float, list[tuple[str, dict[str, Any]]]] | None = None
-        self._random_ops: frozenset[str] | None = None
+        self._random: list[RandomFaults] = []
 
     def add(
         self,
@@ -150,7 +208,7 @@ class FaultQueue:
     ) -> Fault:
         """Queue ``count`` injections of ``kind`` for ``operation`` (an operationId, several, or
         ``None`` for any request). Returns the :class:`Fault` (inspect ``remaining``, ``hits``)."""
-        _validate(kind, params)
+        validate_fault(kind, params)
         if count < 1:
             raise ValueError("count must be >= 1")
         fault = Fault(kind=kind, count=count, operations=_ops(operation), params=dict(params))
@@ -167,32 +225,49 @@ class FaultQueue:
     ) -> None:
         """Give each request that has no queued fault a ``rate`` chance of a fault drawn from
         ``choices`` (``[("status", {"status": 503}), ("reset_before", {}), ...]``), using a
-        generator seeded with ``seed``. ``rate=0`` switches it off."""
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError("rate must be between 0 and 1")
-        for kind, params in choices:
-            _validate(kind, params)
-        if rate == 0.0 or not choices:
-            self._random = None
-            return
-        self._random = (random.Random(seed), rate, [(k, dict(p)) for k, p in choices])
-        self._random_ops = _ops(operation)
+        generator seeded with ``seed``. ``rate=0`` switches it off. Replaces every random fault
+        set before (by this method or :meth:`add_random`)."""
+        source = _random_source(rate, choices, seed, operation)
+        self._random = [source] if source is not None else []
+
+    def add_random(
+        self,
+        kind: str,
+        rate: float,
+        *,
+        operation: str | Collection[str] | None = None,
+        seed: int = 0,
+        **params: Any,
+    ) -> RandomFaults | None:
+        """Give each request of ``operation`` (``None``: any) that has no queued fault a ``rate``
+        chance of ``kind`` (with ``params``), for as long as the fake runs; in addition to the
+        random faults already set, which are tried first. Draws are reproducible: the generator
+        is seeded with ``seed`` and the source's position. Returns the source (``None`` when
+        ``rate`` is 0: nothing is added)."""
+        mixed = f"{seed}:{len(self._random)}"
+        source = _random_source(rate, [(kind, params)], mixed, operation)
+        if source is not None:
+            self._random.append(source)
+        return source
+
+    @property
+    def random_sources(self) -> list[RandomFaults]:
+        """The random faults set (by :meth:`randomize` or :meth:`add_random`), in order."""
+        return list(self._random)
 
     def take(self, operation_id: str | None) -> Fault | None:
-        """Consume the first queued fault matching ``operation_id`` (FIFO), if any."""
+        """Consume the first queued fault matching ``operation_id`` (FIFO), if any; else draw
+        from the random faults."""
         for fault in self._queue:
             if fault.matches(operation_id):
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self._queue.remove(fault)
                 return fault
-        if self._random is not None:
-            rng, rate, choices = self._random
-            if (self._random_ops is None or operation_id in self._random_ops) and (
-                rng.random() < rate
-            ):
-                kind, params = choices[rng.randrange(len(choices))]
-                return Fault(kind=kind, count=1, operations=None, params=dict(params))
+        for source in self._random:
+            drawn = source.draw(operation_id)
+            if drawn is not None:
+                return drawn
         return None
 
     def record(self, fault: Fault, hit: FaultHit) -> None:
@@ -208,7 +283,7 @@ class FaultQueue:
     def clear(self) -> None:
         """Drop every queued fault and switch random faults off (the log is kept)."""
         self._queue.clear()
-        self._random = None
+        self._random = []
 
     def injected_count(self, kind: str | None = None, operation_id: str | None = None) -> int:
         """How many faults were injected, optionally of one kind and/or operation."""

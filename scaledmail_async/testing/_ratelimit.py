@@ -25,6 +25,7 @@ These are hand-written rather than taken from a library because the fake must st
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ __all__ = [
     "SlidingWindow",
     "TokenBucket",
     "limit_label",
+    "parse_rate_limit",
 ]
 
 Algorithm = Literal["sliding_window", "fixed_window", "token_bucket"]
@@ -54,6 +56,52 @@ def limit_label(limit: float, window: float) -> str:
     units = {1.0: "second", 60.0: "minute", 3600.0: "hour"}
     per = units.get(float(window), f"{window:g} seconds")
     return f"{limit:g} requests per {per}"
+
+
+_PERIODS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+    "hours": 3600.0,
+}
+_PERIOD = re.compile(r"^(?P<amount>\d+(?:\.\d+)?)?\s*(?P<unit>[a-z]+)$")
+
+
+def parse_rate_limit(text: str, *, default_window: float) -> tuple[int, float] | None:
+    """A rate limit written ``N`` (per ``default_window`` seconds) or ``N/PERIOD`` (``2/s``,
+    ``15/min``, ``100/10s``, ``30/1.5m``, ``1000/h``): ``(limit, window seconds)``; ``off`` (or
+    ``none``) gives ``None``. ``ValueError`` saying what is wrong otherwise."""
+    value = text.strip().lower()
+    if value in ("off", "none"):
+        return None
+    count, slash, period = value.partition("/")
+    try:
+        limit = int(count)
+    except ValueError:
+        raise ValueError(
+            f"{text.strip()!r} is not a rate limit: write N or N/PERIOD (2/s, 15/min, 100/10s) "
+            "or off"
+        ) from None
+    if limit < 1:
+        raise ValueError(f"the limit of {text.strip()!r} must be at least 1 request")
+    if not slash:
+        return limit, default_window
+    match = _PERIOD.match(period.strip())
+    if match is None or match["unit"] not in _PERIODS:
+        units = ", ".join(sorted(_PERIODS, key=_PERIODS.__getitem__))
+        raise ValueError(f"unknown period {period.strip()!r} in {text.strip()!r}: use {units}")
+    window = float(match["amount"] or 1) * _PERIODS[match["unit"]]
+    if not 0 < window < math.inf:
+        raise ValueError(f"the period of {text.strip()!r} must be more than 0 seconds")
+    return limit, window
 
 
 class _Bucket(Protocol):
@@ -181,6 +229,10 @@ class FakeRateLimiter:
         for rule in (global_rule, critical_rule):
             if rule is not None and (rule.limit < 1 or rule.window <= 0):
                 raise ValueError(f"rate limit {rule.name!r} needs limit >= 1 and window > 0")
+        if burst is not None and (
+            isinstance(burst, bool) or not isinstance(burst, int) or burst < 1
+        ):
+            raise ValueError(f"burst must be an integer >= 1 (or None), got {burst!r}")
         self.global_rule = global_rule
         self.critical_rule = critical_rule
         self.algorithm: Algorithm = algorithm

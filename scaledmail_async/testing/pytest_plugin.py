@@ -7,20 +7,41 @@
   imported only when this fixture is used, never at plugin import).
 
 The async fixtures use ``pytest_asyncio.fixture`` when pytest-asyncio is installed, else plain
-``pytest.fixture`` (which anyio's pytest plugin runs).
+``pytest.fixture`` (which anyio's pytest plugin runs). Being pytest-asyncio fixtures, they work
+in its default *strict* mode: mark the tests ``@pytest.mark.asyncio``; ``asyncio_mode = "auto"``
+is not needed. They run in the event loop that ``asyncio_default_fixture_loop_scope`` chooses
+(``function`` unless set), so tests run in a wider loop (``loop_scope="module"``...) need that
+option set to the same scope.
+
+Installed, the plugin loads by itself. It can also be named explicitly, by its entry point
+(``-p scaledmail``, e.g. with ``PYTEST_DISABLE_PLUGIN_AUTOLOAD=1``) or by its module
+(``-p scaledmail_async.testing.pytest_plugin``, ``pytest_plugins = [...]`` in a
+``conftest.py``). Named by its module while the entry point loads it too, it is loaded once
+(pytest would otherwise refuse the same module under a second name); only two ``-p`` flags
+naming it both ways still conflict, as pytest unblocks whatever ``-p`` names.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 import pytest
 
 from scaledmail_async.testing._app import FakeScaledmail
 
-__all__ = ["scaledmail_client", "scaledmail_fake", "scaledmail_fake_options"]
+__all__ = [
+    "pytest_configure",
+    "pytest_plugin_registered",
+    "scaledmail_client",
+    "scaledmail_fake",
+    "scaledmail_fake_options",
+]
+
+#: The names pytest may register this module under: its entry point's and its own.
+_PLUGIN_NAMES: Final = ("scaledmail", __name__)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 try:
@@ -29,6 +50,20 @@ try:
     _async_fixture = cast(Callable[[_F], _F], pytest_asyncio.fixture)
 except ImportError:  # pragma: no cover - depends on the user's environment
     _async_fixture = cast(Callable[[_F], _F], pytest.fixture)
+
+
+def pytest_plugin_registered(
+    plugin: object, plugin_name: str, manager: pytest.PytestPluginManager
+) -> None:
+    """Once this module is registered under one of its names, block the other, so that naming
+    the plugin twice (the entry point plus ``-p`` or ``pytest_plugins`` with the module path)
+    loads it once instead of failing with "Plugin already registered under a different
+    name"."""
+    if plugin is not sys.modules[__name__]:
+        return
+    for name in _PLUGIN_NAMES:
+        if name != plugin_name and manager.get_plugin(name) is None:
+            manager.set_blocked(name)
 
 
 def pytest_configure(config: pytest.Config) -> None:
