@@ -184,6 +184,8 @@ def _open_enum_hook(enum_cls: type[enum.Enum], *, strict: bool) -> Callable[[Any
     def structure_lenient(value: Any, _: Any) -> Any:
         if type(value) is str:
             return members.get(value, value)
+        if isinstance(value, str):  # ``Unlisted("x")`` (a request's explicit unknown value)
+            return members.get(str.__str__(value), value)
         raise TypeError(f"expected a string ({name}), got {type(value).__name__}")
 
     return structure_lenient

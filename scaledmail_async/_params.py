@@ -20,7 +20,7 @@ import attrs
 from scaledmail_async._generated.schemas import COMPONENT_SCHEMAS, QUERY_PARAMETER_SCHEMAS
 from scaledmail_async._operation import Operation, QueryParam
 from scaledmail_async._schema_check import Check, Invalid, SchemaCompiler, accept, describe
-from scaledmail_async._types import UNSET
+from scaledmail_async._types import UNSET, Unlisted
 from scaledmail_async.errors import RequestValidationError
 
 __all__ = ["enum_value", "prepare_path_params", "prepare_query"]
@@ -110,9 +110,16 @@ def _encode_param(op: Operation, plan: _ParamPlan, raw: Any) -> str:
         if not value.strip():
             raise _fail("must not be blank", p.name, op)
         encoded = value
-    if p.enum is not None and encoded not in p.enum:
+    if isinstance(value, Unlisted):
+        encoded = str.__str__(value)  # explicitly outside the spec's values: sent as given
+    elif p.enum is not None and encoded not in p.enum:
         allowed = ", ".join(repr(v) for v in p.enum)
-        raise _fail(f"must be one of {allowed}; got {encoded!r}", p.name, op)
+        raise _fail(
+            f"must be one of {allowed}; got {encoded!r} (to send a value the spec does not "
+            f"list yet: Unlisted({encoded!r}))",
+            p.name,
+            op,
+        )
     try:
         plan.check(value)
     except Invalid as e:

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
-from scaledmail_async._types import UNSET
+from scaledmail_async._types import UNSET, Unlisted
 
 __all__ = [
     "Check",
@@ -339,8 +339,15 @@ class SchemaCompiler:
 
         def check_enum(value: Any) -> None:
             if _json_equal_key(value) not in keys:
+                if isinstance(value, Unlisted):
+                    return  # the caller's explicit "a value the spec does not list yet"
                 got = repr(value) if isinstance(value, (str, int, float)) else describe(value)
-                raise Invalid(f"must be one of {shown}; got {got}")
+                hint = (
+                    f" (to send a value the spec does not list yet: Unlisted({value!r}))"
+                    if isinstance(value, str)
+                    else ""
+                )
+                raise Invalid(f"must be one of {shown}; got {got}{hint}")
 
         return check_enum
 

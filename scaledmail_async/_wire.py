@@ -94,9 +94,9 @@ def to_plain(value: Any, depth: int = 0) -> Any:
         if value is UNSET:
             raise Invalid("is UNSET, which only means 'leave this key out' as a dict value")
         return to_plain(value.value, depth)
-    if isinstance(value, str):
-        return str.__str__(value)  # a str subclass (``Unlisted("x")``) as the plain string
-    if isinstance(value, int):
+    if isinstance(value, (str, int)):
+        # ``Unlisted("x")`` stays itself: the schema check accepts it beside an enum's values;
+        # ``json.dumps`` writes it as the plain string.
         return value
     if isinstance(value, float):
         if math.isfinite(value):
@@ -223,7 +223,7 @@ def _open_enum_encoder(enum_cls: type[enum.Enum]) -> _Encode:
             if isinstance(value.value, str):
                 return value.value
         elif isinstance(value, str):
-            return str.__str__(value)  # ``Unlisted("x")`` is sent as the plain "x"
+            return value  # ``Unlisted("x")``: checked as such, sent as the plain "x"
         raise Invalid(f"expected a {name} or a string, got {_type_label(value)}")
 
     return enc_open_enum
