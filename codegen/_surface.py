@@ -184,6 +184,24 @@ def _docstring(op: OperationSpec, names: _Names, indent: str) -> str:
             "    ",
         )
     )
+    lines.extend(
+        _wrap(
+            "extra_headers: Headers sent besides the client's own (a header the API added "
+            "later); the client's ``Authorization`` (the API key) and the headers aiohttp sets "
+            "cannot be replaced: that raises ``RequestValidationError`` before sending.",
+            "    ",
+            "    ",
+        )
+    )
+    lines.extend(
+        _wrap(
+            "extra_query: Query parameters the spec does not declare, sent as given; a "
+            "parameter of this operation (or ``organization_id``) is refused: pass it as its "
+            "argument.",
+            "    ",
+            "    ",
+        )
+    )
     if op.spends_money:
         lines.extend(
             _wrap(
@@ -239,6 +257,8 @@ def _signature(op: OperationSpec, names: _Names, first: str, indent: str) -> str
     # The API contract names it ``timeout`` (per-attempt seconds), hence the noqa.
     parts.append("timeout: float | Unset | None = UNSET,  # noqa: ASYNC109")
     parts.append("deadline: float | Unset | None = UNSET")
+    parts.append("extra_headers: Mapping[str, str] | None = None")
+    parts.append("extra_query: Mapping[str, QueryValue] | None = None")
     if op.spends_money:
         parts.append("allow_duplicate: bool = False")
         parts.append("exactly_once: bool = False")
@@ -276,7 +296,7 @@ def _execute_call(op: OperationSpec, indent: str) -> list[str]:
         f"{indent}result = await client._execute("
         f"OPERATIONS[{op.operation_id!r}], path_params={{{path_params}}}, query={query}, "
         f"body={body}, organization_id=organization_id, timeout=timeout, deadline=deadline, "
-        f"{purchase}raw=False)"
+        f"extra_headers=extra_headers, extra_query=extra_query, {purchase}raw=False)"
     )
     return lines
 
@@ -301,6 +321,7 @@ def _render_api_module(
         "``client.with_raw_response.<op>`` are derived from them\n"
         "(``_generated.client_methods``).\n",
     )
+    lines.append("from collections.abc import Mapping")
     lines.append("from typing import Any, cast")
     lines.append("")
     lines.append("from scaledmail_async._generated.operations import OPERATIONS")
@@ -310,7 +331,7 @@ def _render_api_module(
     lines.append(
         "from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type"
     )
-    lines.append("from scaledmail_async._types import UNSET, Unset")
+    lines.append("from scaledmail_async._types import UNSET, QueryValue, Unset")
     lines.append(f"from scaledmail_async.models import {', '.join(sorted(models))}")
     lines.append("")
     lines.append(f"__all__ = [{', '.join(repr(op.operation_id) for op in ops)}]")

@@ -26,7 +26,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import aiohttp
 import cattrs
@@ -68,6 +68,7 @@ from scaledmail_async._limiter import (
 )
 from scaledmail_async._limiter_redis import env_redis_limiter
 from scaledmail_async._logging import logger, setup_from_env
+from scaledmail_async._metadata import request_id_from
 from scaledmail_async._operation import Operation
 from scaledmail_async._prepare import RequestBuilder
 from scaledmail_async._purchases import JournaledSpend, SpendWatch
@@ -84,12 +85,14 @@ from scaledmail_async._transport import (
     DEFAULT_MAX_RESPONSE_SIZE,
     RawResult,
     Transport,
+    check_extra_headers,
     default_user_agent,
 )
 from scaledmail_async._types import UNSET, JSONValue, QueryValue, Unset
 from scaledmail_async._urls import (
     validate_base_url,
 )
+from scaledmail_async._view import ClientView, check_view_options
 from scaledmail_async.errors import (
     REDACTED,
     ClientClosedError,
@@ -99,6 +102,9 @@ from scaledmail_async.errors import (
     RequestValidationError,
     ResponseDecodeError,
 )
+
+if TYPE_CHECKING:  # OpenTelemetry (extra otel): imported only when a client enables it
+    from scaledmail_async._otel import Telemetry
 
 __all__ = ["DEFAULT_BASE_URL", "MissingAPIKeyError", "ScaledmailClient"]
 
@@ -170,6 +176,10 @@ class ScaledmailClient(OperationsMixin):
             or compressed body stops being read once over it. A 2xx over it raises
             :class:`ResponseTooLargeError` (for a spending call: the purchase went through); an
             error status keeps its own error, with the body cut.
+        telemetry: OpenTelemetry spans and metrics of every call (extra ``otel``): ``True`` for
+            the global tracer and meter providers, a :class:`scaledmail_async.otel.Telemetry` for
+            others; ``None`` (default): off, and ``opentelemetry`` is never imported. See
+            :func:`scaledmail_async.otel.instrument` for a client made elsewhere.
         sleep, clock, wall_clock, random: injectable ``asyncio.sleep``, ``time.monotonic``,
             ``time.time`` and ``random.random`` (tests).
     """
@@ -198,6 +208,7 @@ class ScaledmailClient(OperationsMixin):
         journal: PurchaseJournal | None = None,
         settle_window: float = 300.0,
         clock_skew: float = 300.0,
+        telemetry: bool | Telemetry | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -318,6 +329,13 @@ class ScaledmailClient(OperationsMixin):
         self._close_cancelled: set[asyncio.Task[Any]] = set()
         self._drained: asyncio.Event | None = None
         self._closed = False
+        if telemetry is not None and telemetry is not False:
+            # OpenTelemetry (scaledmail_async._otel): imported only when asked for.
+            try:
+                from scaledmail_async._otel import enable
+            except ImportError as exc:
+                raise ConfigurationError(str(exc)) from None
+            enable(self, telemetry)
 
     # -- properties / lifecycle ---------------------------------------------------------------
 
@@ -492,9 +510,12 @@ class ScaledmailClient(OperationsMixin):
         organization_id: str | Unset | None = UNSET,
         timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
         deadline: float | Unset | None = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue] | None = None,
         allow_duplicate: bool = False,
         exactly_once: bool = False,
         raw: bool = False,
+        max_retries: int | None = None,
     ) -> Any:
         """Validate, send and decode one operation (the entry of the generated api functions).
 
@@ -502,9 +523,13 @@ class ScaledmailClient(OperationsMixin):
         ``raw=True``. Raises :class:`RequestValidationError` before sending for bad input.
         ``organization_id``: ``UNSET`` = the client's, ``None`` = none. ``timeout`` (per attempt)
         and ``deadline`` (whole call, seconds): ``None``/``UNSET`` = the client's setting.
+        ``extra_headers``/``extra_query``: sent besides the call's own (checked first);
+        ``max_retries``: this call's (from :meth:`with_options`), ``None`` = the client's.
         """
         task = self._enter()
         watch: SpendWatch | None = None  # a spend without a journal: warn if cut off once sent
+        otel = self._transport.otel  # OpenTelemetry: the call's span, ended in ``finally``
+        otel_call = None if otel is None else otel.operation(op)
         try:
             if (
                 allow_duplicate is not False
@@ -517,8 +542,19 @@ class ScaledmailClient(OperationsMixin):
             ):
                 _check_call_options(op.operation_id, organization_id, allow_duplicate, exactly_once)
             # (1) prepare: validate and build (cached for the polling GETs).
+            extras: dict[str, Any] = {}
+            if extra_headers is not None:
+                extras["extra_headers"] = check_extra_headers(extra_headers, op.operation_id)
+            if max_retries is not None:
+                extras["max_retries"] = max_retries
             prepared = self._requests.prepare(
-                op, path_params, query, body, organization_id, self.organization_id
+                op,
+                path_params,
+                query,
+                body,
+                organization_id,
+                self.organization_id,
+                extra_query,
             )
             url, shown = prepared.url, prepared.shown_url
             # (2) send.
@@ -540,6 +576,7 @@ class ScaledmailClient(OperationsMixin):
                     allow_duplicate=allow_duplicate,
                     exactly_once=exactly_once,
                     raw=raw,
+                    extras=extras,
                 )
             if op.spends_money:
                 watch = SpendWatch(op, tag=prepared.tag, wire=prepared.wire)
@@ -555,6 +592,7 @@ class ScaledmailClient(OperationsMixin):
                 timeout=timeout,
                 deadline=call_deadline,
                 before_send=None if watch is None else watch.mark_sent,
+                **extras,
             )
             watch = None  # answered: nothing to warn about
             # (3) decode.
@@ -573,6 +611,8 @@ class ScaledmailClient(OperationsMixin):
             raise
         finally:
             self._leave(task)
+            if otel_call is not None:  # OpenTelemetry: the outcome is the exception in flight
+                otel_call.end()
 
     # -- purchases: the journal, reconciliation, exactly once -----------------------------------
 
@@ -591,8 +631,10 @@ class ScaledmailClient(OperationsMixin):
         allow_duplicate: bool,
         exactly_once: bool,
         raw: bool,
+        extras: Mapping[str, Any],
     ) -> Any:
-        """A spend through the purchase journal (see :mod:`scaledmail_async._purchases`)."""
+        """A spend through the purchase journal (see :mod:`scaledmail_async._purchases`).
+        ``extras``: the call's ``extra_headers``/``max_retries`` for the transport."""
         journal = self.journal
         if journal is None:
             raise ConfigurationError(
@@ -634,6 +676,7 @@ class ScaledmailClient(OperationsMixin):
                     timeout=timeout,
                     deadline=deadline,
                     before_send=spend.mark_sent,
+                    **extras,
                 )
             except Exception as exc:
                 await spend.failed(exc)
@@ -804,6 +847,8 @@ class ScaledmailClient(OperationsMixin):
             limiter_wait=result.limiter_wait,
             elapsed=result.elapsed,
             operation=op.operation_id,
+            request_id=request_id_from(result.headers),
+            limiter_state=result.limiter_state(),
         )
 
     def _decode(self, op: Operation, result: RawResult, shown: str) -> Any:
@@ -875,9 +920,68 @@ class ScaledmailClient(OperationsMixin):
         is added to ``params`` like for the operations (client default unless overridden, not
         added when ``params`` already has one).
         """
+        return await self._request(
+            method,
+            path,
+            params=params,
+            json=json,
+            retry=retry,
+            organization_id=organization_id,
+            timeout=timeout,
+            deadline=deadline,
+        )
+
+    def with_options(
+        self,
+        *,
+        timeout: float | Unset | None = UNSET,
+        deadline: float | Unset | None = UNSET,
+        max_retries: int | Unset = UNSET,
+        priority: Priority | Unset = UNSET,
+        organization_id: str | Unset | None = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> ClientView:
+        """This client with other defaults for the calls made through the result.
+
+        ``await client.with_options(timeout=5, max_retries=0).get_orders()``. The view shares
+        this client's session, rate limiter, purchase journal and lifecycle (no new connection;
+        make one per call if you like; closing the client closes it). Each option left out
+        keeps the client's; ``None`` means none (``timeout``, ``deadline``, ``organization_id``),
+        as for a call's own arguments, which still win. ``priority`` is the lane of the view's
+        calls (an enclosing ``with priority(...)`` wins); ``extra_headers`` are sent besides
+        the client's own headers (``Authorization``, which carries the API key, cannot be
+        replaced). Bad values raise :class:`ConfigurationError` here.
+        """
+        options = check_view_options(
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            priority=priority,
+            organization_id=organization_id,
+            extra_headers=extra_headers,
+        )
+        return ClientView(self, options)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None,
+        json: object,
+        retry: Literal["safe", "pre-send-only"] | None,
+        organization_id: str | Unset | None,
+        timeout: float | Unset | None,  # noqa: ASYNC109
+        deadline: float | Unset | None,
+        extra_headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+    ) -> JSONValue:
+        """:meth:`request`, with a view's ``extra_headers`` / ``max_retries``."""
         shown_path = path if isinstance(path, str) else repr(path)
         operation = f"{str(method).upper()} {shown_path}"
         task = self._enter()
+        otel = self._transport.otel  # OpenTelemetry: the call's span, ended in ``finally``
+        otel_call = None if otel is None else otel.request(str(method))
         try:
             _check_call_options(operation, organization_id, retry=retry)
             method, prepared = self._requests.prepare_raw(
@@ -895,6 +999,8 @@ class ScaledmailClient(OperationsMixin):
                 group=None,
                 timeout=timeout,
                 deadline=call_deadline,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
             )
             if not result.body:
                 return None
@@ -916,6 +1022,8 @@ class ScaledmailClient(OperationsMixin):
             raise
         finally:
             self._leave(task)
+            if otel_call is not None:  # OpenTelemetry: the outcome is the exception in flight
+                otel_call.end()
 
 
 try:  # optional: never a dependency of the SDK, used when the application has it installed

@@ -14,6 +14,7 @@ exact ``str`` values so that an equal key means the very same, already validated
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
@@ -36,7 +37,7 @@ from scaledmail_async._urls import (
 from scaledmail_async._validation import check_json, encode_json, prepare_body
 from scaledmail_async.errors import MissingOrganizationError, RequestValidationError
 
-__all__ = ["URL_CACHE_SIZE", "PreparedRequest", "RequestBuilder"]
+__all__ = ["URL_CACHE_SIZE", "PreparedRequest", "RequestBuilder", "check_extra_query"]
 
 #: Entries kept in each cache before it is cleared.
 URL_CACHE_SIZE: Final = 512
@@ -79,11 +80,17 @@ class RequestBuilder:
         body: Any,
         organization_id: str | Unset | None,
         default_organization: str | None,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> PreparedRequest:
         """Validate one call of ``op`` and build it (:class:`RequestValidationError` for bad
         input: nothing is sent). ``organization_id``: ``UNSET`` = ``default_organization``,
-        ``None`` = none."""
+        ``None`` = none. ``extra_query``: parameters the spec does not declare, sent as given
+        (never one the operation declares, nor ``organization_id``)."""
         org = default_organization if organization_id is UNSET else organization_id
+        if extra_query:
+            return self._build(
+                op, path_params, query, body, org, cache_url=False, extra_query=extra_query
+            )
         key = None
         if not query and body is UNSET:
             key = self._call_key(op, path_params, org)
@@ -126,6 +133,7 @@ class RequestBuilder:
         org: object,
         *,
         cache_url: bool,
+        extra_query: Mapping[str, Any] | None = None,
     ) -> PreparedRequest:
         operation = op.operation_id
         # (0) a missing organization first: it is the client's setting, whatever the arguments.
@@ -149,6 +157,8 @@ class RequestBuilder:
                     "must be a non-blank string", field="organization_id", operation=operation
                 )
             params["organization_id"] = org
+        if extra_query:
+            params.update(check_extra_query(op, extra_query))
         # (4) a tag for a spend reconciled by tag, then bytes.
         data: bytes | None = None
         tag: str | None = None
@@ -259,3 +269,43 @@ def check_no_dot_segments(path: str) -> None:
                 "without '.' or '..' segments",
                 field="path",
             )
+
+
+def check_extra_query(op: Operation, extra_query: object) -> dict[str, str]:
+    """``extra_query=`` of a call: query parameters the spec does not declare (a newer API
+    option), kept apart from the API's own: a name the operation declares, or
+    ``organization_id``, is refused (pass those as the call's arguments)."""
+    operation = op.operation_id
+    if not isinstance(extra_query, Mapping):
+        raise RequestValidationError(
+            f"must be a mapping of parameter names to values, got {type(extra_query).__name__}",
+            field="extra_query",
+            operation=operation,
+        )
+    declared = {p.name for p in op.query_params} | {"organization_id"}
+    out: dict[str, str] = {}
+    for name, value in extra_query.items():
+        if not isinstance(name, str) or not name:
+            raise RequestValidationError(
+                f"parameter names must be non-empty strings, got {name!r}",
+                field="extra_query",
+                operation=operation,
+            )
+        if name in declared:
+            raise RequestValidationError(
+                f"{name!r} is a parameter of {operation}: pass it as the call's "
+                f"{'organization_id' if name == 'organization_id' else name}= argument",
+                field=f"extra_query[{name!r}]",
+                operation=operation,
+            )
+        if isinstance(value, bool):
+            out[name] = "true" if value else "false"
+        elif isinstance(value, (str, int)) or (isinstance(value, float) and math.isfinite(value)):
+            out[name] = str(value)
+        else:
+            raise RequestValidationError(
+                f"must be a string, an int, a finite float or a bool, got {type(value).__name__}",
+                field=f"extra_query[{name!r}]",
+                operation=operation,
+            )
+    return out

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scaledmail_async._operation import Operation
-    from scaledmail_async._types import Unset
+    from scaledmail_async._types import QueryValue, Unset
 
 __all__ = ["ExecuteClient"]
 
@@ -30,6 +32,8 @@ class ExecuteClient(Protocol):
         organization_id: str | Unset | None,
         timeout: float | Unset | None,  # noqa: ASYNC109
         deadline: float | Unset | None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue] | None = None,
         allow_duplicate: bool = False,
         exactly_once: bool = False,
         raw: bool,
@@ -40,6 +44,8 @@ class ExecuteClient(Protocol):
         ``timeout`` (per attempt) and ``deadline`` (whole call): ``UNSET`` means the client's
         setting, ``None`` none. With ``raw=True`` the result is an ``APIResponse`` wrapping the
         parsed value. ``allow_duplicate`` and ``exactly_once`` are given for spends only (the
-        purchase journal's duplicate guard and exactly-once call).
+        purchase journal's duplicate guard and exactly-once call). ``extra_headers`` /
+        ``extra_query``: sent besides the call's own headers and parameters (never replacing
+        them), checked before anything is sent.
         """
         ...

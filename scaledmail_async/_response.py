@@ -12,6 +12,8 @@ from typing import Generic, TypeVar
 
 import attrs
 
+from scaledmail_async._metadata import LimiterState
+
 __all__ = ["APIResponse"]
 
 T = TypeVar("T")
@@ -35,3 +37,9 @@ class APIResponse(Generic[T]):
     elapsed: float
     #: The operationId (or ``"METHOD /path"`` for :meth:`ScaledmailClient.request`).
     operation: str
+    #: The server's request id, from a request-id response header when it sends one (quote it
+    #: to support); ``None`` otherwise.
+    request_id: str | None = None
+    #: The client's rate limiter when the call ended (pace, remaining pause), ``None`` when the
+    #: limiter cannot say without a round trip (Redis).
+    limiter_state: LimiterState | None = None

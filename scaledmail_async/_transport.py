@@ -49,9 +49,10 @@ import inspect
 import json
 import logging
 import platform
+import re
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -66,6 +67,7 @@ from scaledmail_async._limiter import (
     RateLimiter,
 )
 from scaledmail_async._logging import logger
+from scaledmail_async._metadata import LimiterState, limiter_state, request_id_from
 from scaledmail_async._retry import (
     BackoffPolicy,
     after_failure,
@@ -87,12 +89,22 @@ from scaledmail_async.errors import (
     OutcomeUnknownError,
     PaymentPendingError,
     RateLimitError,
+    RequestValidationError,
     ResponseTooLargeError,
     ScaledmailError,
     status_error_class,
 )
 
-__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "RawResult", "Transport", "default_user_agent"]
+if TYPE_CHECKING:  # OpenTelemetry (extra otel): imported only when a client enables it
+    from scaledmail_async._otel import Instrumentation
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "RawResult",
+    "Transport",
+    "check_extra_headers",
+    "default_user_agent",
+]
 
 #: The default cap on a response body, in bytes (16 MiB: the API's largest lists are far smaller).
 DEFAULT_MAX_RESPONSE_SIZE: Final = 16 * 1024 * 1024
@@ -136,7 +148,7 @@ def default_user_agent(suffix: str | None = None) -> str:
 class RawResult:
     """What one successful call produced, before decoding."""
 
-    __slots__ = ("body", "elapsed", "headers", "limiter_wait", "retries", "status")
+    __slots__ = ("_transport", "body", "elapsed", "headers", "limiter_wait", "retries", "status")
 
     def __init__(
         self,
@@ -146,6 +158,7 @@ class RawResult:
         retries: int,
         limiter_wait: float,
         elapsed: float,
+        transport: Transport | None = None,
     ) -> None:
         self.status = status
         self.headers = headers
@@ -153,6 +166,70 @@ class RawResult:
         self.retries = retries
         self.limiter_wait = limiter_wait
         self.elapsed = elapsed
+        self._transport = transport
+
+    def limiter_state(self) -> LimiterState | None:
+        """The client's limiter now (read only when asked: ``with_raw_response`` answers)."""
+        transport = self._transport
+        return None if transport is None else limiter_state(transport.limiter, transport._clock)
+
+
+class _CallStats:
+    """What :meth:`Transport.send` reports on an error: attempts and limiter wait so far."""
+
+    __slots__ = ("attempt", "limiter_wait")
+
+    def __init__(self) -> None:
+        self.attempt = 0
+        self.limiter_wait = 0.0
+
+
+#: An RFC 9110 token: what a header name may be.
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+#: Headers ``extra_headers=`` may not set: the client's credentials and what aiohttp computes.
+_RESERVED_HEADERS: Final = frozenset(
+    {"authorization", "host", "content-length", "transfer-encoding", "connection"}
+)
+
+
+def check_extra_headers(
+    extra_headers: object, operation: str | None = None
+) -> Mapping[str, str] | None:
+    """``extra_headers=`` of a call, checked before anything is sent: a mapping of header names
+    to string values, without CR/LF, not one of the headers the client owns (``Authorization``
+    carries the API key and cannot be replaced this way)."""
+    if extra_headers is None:
+        return None
+    if not isinstance(extra_headers, Mapping):
+        raise RequestValidationError(
+            f"must be a mapping of header names to strings, got {type(extra_headers).__name__}",
+            field="extra_headers",
+            operation=operation,
+        )
+    checked: dict[str, str] = {}
+    for name, value in extra_headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise RequestValidationError(
+                f"{name!r} is not a header name (letters, digits and !#$%&'*+-.^_`|~)",
+                field="extra_headers",
+                operation=operation,
+            )
+        if name.lower() in _RESERVED_HEADERS:
+            raise RequestValidationError(
+                f"{name} cannot be set per call: the client sends its own "
+                + ("API key" if name.lower() == "authorization" else "value"),
+                field=f"extra_headers[{name!r}]",
+                operation=operation,
+            )
+        if not isinstance(value, str) or any(ch in value for ch in "\r\n\x00"):
+            raise RequestValidationError(
+                "must be a string without CR, LF or NUL characters",
+                field=f"extra_headers[{name!r}]",
+                operation=operation,
+            )
+        checked[name] = value
+    return checked
 
 
 class Transport:
@@ -232,6 +309,8 @@ class Transport:
             asyncio.Task[Any], ClientClosedOutcomeUnknownError
         ] = weakref.WeakKeyDictionary()
         self.closed = False
+        #: OpenTelemetry hooks (``scaledmail_async._otel``), ``None`` unless a client enables it.
+        self.otel: Instrumentation | None = None
 
     @property
     def api_key(self) -> str:
@@ -553,7 +632,7 @@ class Transport:
         )
         if detail:
             message += f": {detail}"
-        return cls(
+        err = cls(
             message + hint,
             status_code=status,
             method=method,
@@ -562,6 +641,8 @@ class Transport:
             headers=safe_headers,
             operation=operation,
         )
+        err.request_id = request_id_from(headers)
+        return err
 
     def _outcome_unknown(
         self,
@@ -601,6 +682,8 @@ class Transport:
         timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
         deadline: float | None = None,
         before_send: Callable[[], Awaitable[None]] | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> RawResult:
         """Send one call (with retries) and return the 2xx result; raise a typed error otherwise.
 
@@ -608,8 +691,54 @@ class Transport:
         treated as ``"pre-send-only"``. ``deadline`` is an overall budget in seconds.
         ``before_send`` is awaited once, after the first limiter grant and right before the
         first byte of the request can be written (the purchase journal marks the spend sent
-        there); if it raises, nothing is sent.
+        there); if it raises, nothing is sent. ``max_retries`` overrides the client's for this
+        call; ``extra_headers`` (checked by :func:`check_extra_headers`) are sent besides the
+        client's own headers. An :class:`APIError` raised carries ``retries_taken``,
+        ``limiter_wait``, ``limiter_state`` (and ``request_id`` for a status error).
         """
+        stats = _CallStats()
+        try:
+            return await self._send(
+                stats,
+                operation=operation,
+                method=method,
+                url=url,
+                shown_url=shown_url,
+                data=data,
+                retry=retry,
+                group=group,
+                tag=tag,
+                timeout=timeout,
+                deadline=deadline,
+                before_send=before_send,
+                max_retries=self.max_retries if max_retries is None else max_retries,
+                extra_headers=extra_headers,
+            )
+        except APIError as exc:
+            exc.retries_taken = stats.attempt
+            exc.limiter_wait = stats.limiter_wait
+            exc.limiter_state = limiter_state(self.limiter, self._clock)
+            raise
+
+    async def _send(
+        self,
+        stats: _CallStats,
+        *,
+        operation: str,
+        method: str,
+        url: URL,
+        shown_url: str,
+        data: bytes | None,
+        retry: str,
+        group: str | None,
+        tag: str | None,
+        timeout: float | Unset | None,  # noqa: ASYNC109
+        deadline: float | None,
+        before_send: Callable[[], Awaitable[None]] | None,
+        max_retries: int,
+        extra_headers: Mapping[str, str] | None,
+    ) -> RawResult:
+        """:meth:`send`'s loop; ``stats`` follows its attempt count and limiter wait."""
         clock = self._clock
         start = clock()
         deadline_at = None if deadline is None else start + deadline
@@ -619,6 +748,10 @@ class Transport:
             headers = None if data is None else self._owned_json_headers
         else:
             headers = self._passed_headers if data is None else self._passed_json_headers
+        if extra_headers:
+            merged = CIMultiDict(headers or {})
+            merged.update(extra_headers)
+            headers = CIMultiDictProxy(merged)
         limiter = self.limiter
         safe = retry == "safe"
         base_timeout = self._default_timeout if timeout is UNSET else self._attempt_timeout(timeout)
@@ -649,6 +782,9 @@ class Transport:
                         limiter_wait += await lanes.acquire(group, timeout=budget, priority=lane)
                     else:
                         limiter_wait += await limiter.acquire(group, timeout=budget)
+                    stats.limiter_wait = limiter_wait
+                    if self.otel is not None:  # OpenTelemetry hook (scaledmail_async._otel)
+                        self.otel.limiter_waited(limiter_wait, attempt, lane, group)
                 except LimiterTimeout as exc:
                     raise self._deadline_error(
                         operation,
@@ -677,6 +813,8 @@ class Transport:
             if before_send is not None:
                 await before_send()
                 before_send = None
+            if self.otel is not None:  # OpenTelemetry hook: the attempt's CLIENT span
+                self.otel.attempt_started(method, shown_url, tag)
             try:
                 async with session.request(
                     method,
@@ -708,6 +846,8 @@ class Transport:
                 # keeps the request headers, API key included) must not become the
                 # ``__context__`` of the error raised.
                 failure = exc
+            if self.otel is not None:  # OpenTelemetry hook: the attempt's answer or failure
+                self.otel.attempt_ended(failure, None if failure is not None else status)
             if failure is not None:
                 cause = self.scrubbed(failure)
                 if self.closed or (isinstance(failure, RuntimeError) and session.closed):
@@ -762,7 +902,7 @@ class Transport:
                         attempt + 1,
                         operation,
                     )
-                if attempt >= self.max_retries:
+                if attempt >= max_retries:
                     raise error from cause
                 delay = self._backoff.delay(attempt)
                 retry_reason = what
@@ -783,7 +923,9 @@ class Transport:
                 if 200 <= status < 300:
                     if oversize is not None:
                         raise self._too_large(operation, method, shown_url, status, oversize, safe)
-                    return RawResult(status, resp_headers, body, attempt, limiter_wait, now - start)
+                    return RawResult(
+                        status, resp_headers, body, attempt, limiter_wait, now - start, self
+                    )
                 err_body = self._decode_error_body(body, cut=oversize is not None)
                 err = self._status_error(
                     operation, method, shown_url, status, reason, resp_headers, err_body
@@ -793,7 +935,7 @@ class Transport:
                 )
                 if action == "rate_limited":
                     delay = self._on_rate_limited(
-                        operation, group, attempt, err, resp_headers, err_body
+                        operation, group, attempt, err, resp_headers, err_body, max_retries
                     )
                     retry_reason = "HTTP 429"
                 elif action == "outcome_unknown":
@@ -809,7 +951,7 @@ class Transport:
                         )
                         err.args = (err.message,)
                         raise err
-                    if attempt >= self.max_retries:
+                    if attempt >= max_retries:
                         raise err
                     delay = hint if hint is not None else self._backoff.delay(attempt)
                     retry_reason = f"HTTP {status}"
@@ -847,15 +989,18 @@ class Transport:
                     "retrying %s (attempt %d of %d) after %s in %.2fs",
                     operation,
                     attempt + 2,
-                    self.max_retries + 1,
+                    max_retries + 1,
                     retry_reason,
                     delay,
                 )
+            if self.otel is not None:  # OpenTelemetry hook: the retry event and counter
+                self.otel.retrying(delay)
             if delay > 0:
                 await self._sleep(delay)
             if self.closed:
                 raise ClientClosedError(f"{operation}: the ScaledmailClient was closed") from error
             attempt += 1
+            stats.attempt = attempt
 
     def _on_rate_limited(
         self,
@@ -865,6 +1010,7 @@ class Transport:
         err: APIStatusError,
         headers: Mapping[str, str],
         body: Any,
+        max_retries: int,
     ) -> float:
         """Handle a 429: feed the limiter, decide the wait (or raise ``err``)."""
         hint = parse_retry_after(headers, body, self._wall_clock())
@@ -897,6 +1043,8 @@ class Transport:
                     "critical operations" if pause_group else "all requests of this key",
                     pause,
                 )
+            if self.otel is not None:  # OpenTelemetry hook: the pause event and counter
+                self.otel.rate_limited(pause, hint, pause_group)
         if too_long:
             err.message = (
                 f"{err.message} (the server asks to wait {hint:.0f}s, more than "
@@ -904,7 +1052,7 @@ class Transport:
             )
             err.args = (err.message,)
             raise err
-        if attempt >= self.max_retries:
+        if attempt >= max_retries:
             raise err
         if limiter is not None:
             # The limiter holds every caller of the key until the pause ends, then spreads them.

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import inspect
 import types
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from scaledmail_async._response import APIResponse
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from scaledmail_async._operation import Operation
     from scaledmail_async._protocol import ExecuteClient
-    from scaledmail_async._types import Unset
+    from scaledmail_async._types import QueryValue, Unset
 
     P = ParamSpec("P")
     R = TypeVar("R")
@@ -156,6 +156,8 @@ class RawResponseProxy:
         organization_id: str | Unset | None,
         timeout: float | Unset | None,
         deadline: float | Unset | None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, QueryValue] | None = None,
         allow_duplicate: bool = False,
         exactly_once: bool = False,
         raw: bool = True,
@@ -173,6 +175,8 @@ class RawResponseProxy:
             organization_id=organization_id,
             timeout=timeout,
             deadline=deadline,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
             allow_duplicate=allow_duplicate,
             exactly_once=exactly_once,
             raw=True,

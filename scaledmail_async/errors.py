@@ -31,7 +31,10 @@ Messages name what failed and what to do. URLs never carry secrets (the API key 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from scaledmail_async._metadata import LimiterState
 
 __all__ = [
     "REDACTED",
@@ -135,6 +138,14 @@ class APIError(ScaledmailError):
         #: The request URL without secrets (the key is only ever in a header).
         self.url = url
         self.operation = operation
+        #: The server's request id (a request-id response header), when it sent one.
+        self.request_id: str | None = None
+        #: How many retries the call made before this error (0: it failed on the first attempt).
+        self.retries_taken = 0
+        #: Seconds the call waited for the client-side rate limiter, over all attempts.
+        self.limiter_wait = 0.0
+        #: The client's rate limiter when the call ended (pace, remaining pause), if known.
+        self.limiter_state: LimiterState | None = None
 
 
 class APIStatusError(APIError):

@@ -14,7 +14,7 @@ import inspect
 import shutil
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -336,7 +336,7 @@ def _api_function(op_id: str) -> Callable[..., Any]:
 def _check_parameters(params: list[inspect.Parameter], expected: _Expected, op_id: str) -> None:
     kinds = inspect.Parameter
     names = [p.name for p in params]
-    tail = ["organization_id", "timeout", "deadline"]
+    tail = ["organization_id", "timeout", "deadline", "extra_headers", "extra_query"]
     if OPERATIONS[op_id].spends_money:
         # the purchase journal's options, on the four spends only
         tail += ["allow_duplicate", "exactly_once"]
@@ -440,6 +440,8 @@ class _Recorder:
         organization_id: str | Unset | None,
         timeout: float | Unset | None,  # noqa: ASYNC109
         deadline: float | Unset | None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
         allow_duplicate: bool = False,
         exactly_once: bool = False,
         raw: bool,

@@ -10,12 +10,13 @@ functions are the only definition of the operations: ``client.<op>`` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._protocol import ExecuteClient
 from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
-from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._types import UNSET, QueryValue, Unset
 from scaledmail_async.models import (
     BuyDomainsBody,
     BuyDomainsRequest,
@@ -54,6 +55,8 @@ async def get_domains(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> DomainList:
     """Get Domains.
 
@@ -72,6 +75,11 @@ async def get_domains(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``DomainList`` (through ``client.with_raw_response``: an ``APIResponse``
@@ -85,6 +93,8 @@ async def get_domains(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("DomainList", result)
@@ -97,6 +107,8 @@ async def get_purchased_domains(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> PurchasedDomainList:
     """Get Purchased Domains.
 
@@ -119,6 +131,11 @@ async def get_purchased_domains(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``PurchasedDomainList`` (through ``client.with_raw_response``: an
@@ -135,6 +152,8 @@ async def get_purchased_domains(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("PurchasedDomainList", result)
@@ -147,6 +166,8 @@ async def search_domains(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> list[DomainAvailability]:
     """Search Domains.
 
@@ -169,6 +190,11 @@ async def search_domains(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``list[DomainAvailability]`` (through ``client.with_raw_response``: an
@@ -182,6 +208,8 @@ async def search_domains(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("list[DomainAvailability]", result)
@@ -196,6 +224,8 @@ async def suggest_domains(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> SuggestDomainsResponse:
     """Suggest Domains.
 
@@ -221,6 +251,11 @@ async def suggest_domains(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``SuggestDomainsResponse`` (through ``client.with_raw_response``: an
@@ -239,6 +274,8 @@ async def suggest_domains(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("SuggestDomainsResponse", result)
@@ -251,6 +288,8 @@ async def buy_domains(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
     allow_duplicate: bool = False,
     exactly_once: bool = False,
 ) -> BuyDomainsResponse:
@@ -275,6 +314,11 @@ async def buy_domains(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
         allow_duplicate: With a purchase journal, buy even though the journal holds a live
             purchase with the same evidence (tag or domains); otherwise that raises
             ``DuplicatePurchaseError`` before anything is sent.
@@ -294,6 +338,8 @@ async def buy_domains(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         allow_duplicate=allow_duplicate,
         exactly_once=exactly_once,
         raw=False,
@@ -310,6 +356,8 @@ async def update_domain_name(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> UpdateDomainNameResponse:
     """Update Domain Name.
 
@@ -337,6 +385,11 @@ async def update_domain_name(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``UpdateDomainNameResponse`` (through ``client.with_raw_response``: an
@@ -351,6 +404,8 @@ async def update_domain_name(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("UpdateDomainNameResponse", result)
@@ -364,6 +419,8 @@ async def update_domain_redirect(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> UpdateDomainRedirectResponse:
     """Update Domain Redirect.
 
@@ -388,6 +445,11 @@ async def update_domain_redirect(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``UpdateDomainRedirectResponse`` (through ``client.with_raw_response``: an
@@ -401,6 +463,8 @@ async def update_domain_redirect(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("UpdateDomainRedirectResponse", result)

@@ -9,12 +9,13 @@ functions are the only definition of the operations: ``client.<op>`` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._protocol import ExecuteClient
 from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
-from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._types import UNSET, QueryValue, Unset
 from scaledmail_async.models import MailboxList
 
 __all__ = ["get_mailboxes_by_domain_id"]
@@ -28,6 +29,8 @@ async def get_mailboxes_by_domain_id(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> MailboxList:
     """Get Mailboxes by Domain ID.
 
@@ -52,6 +55,11 @@ async def get_mailboxes_by_domain_id(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``MailboxList`` (through ``client.with_raw_response``: an ``APIResponse``
@@ -68,6 +76,8 @@ async def get_mailboxes_by_domain_id(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("MailboxList", result)

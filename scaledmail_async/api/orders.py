@@ -10,12 +10,13 @@ functions are the only definition of the operations: ``client.<op>`` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._protocol import ExecuteClient
 from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
-from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._types import UNSET, QueryValue, Unset
 from scaledmail_async.models import (
     CancelOrderResponse,
     CreateCustomOrderBody,
@@ -51,6 +52,8 @@ async def get_orders(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> OrderList:
     """Get Orders.
 
@@ -69,6 +72,11 @@ async def get_orders(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``OrderList`` (through ``client.with_raw_response``: an ``APIResponse``
@@ -82,6 +90,8 @@ async def get_orders(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("OrderList", result)
@@ -94,6 +104,8 @@ async def get_order_details(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> OrderDetails:
     """Get Order Details.
 
@@ -114,6 +126,11 @@ async def get_order_details(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``OrderDetails`` (through ``client.with_raw_response``: an ``APIResponse``
@@ -127,6 +144,8 @@ async def get_order_details(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("OrderDetails", result)
@@ -139,6 +158,8 @@ async def cancel_order(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> CancelOrderResponse:
     """Cancel Order.
 
@@ -159,6 +180,11 @@ async def cancel_order(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``CancelOrderResponse`` (through ``client.with_raw_response``: an
@@ -172,6 +198,8 @@ async def cancel_order(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("CancelOrderResponse", result)
@@ -187,6 +215,8 @@ async def create_order(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
     allow_duplicate: bool = False,
     exactly_once: bool = False,
 ) -> CreateOrderResponse:
@@ -218,6 +248,11 @@ async def create_order(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
         allow_duplicate: With a purchase journal, buy even though the journal holds a live
             purchase with the same evidence (tag or domains); otherwise that raises
             ``DuplicatePurchaseError`` before anything is sent.
@@ -240,6 +275,8 @@ async def create_order(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         allow_duplicate=allow_duplicate,
         exactly_once=exactly_once,
         raw=False,
@@ -256,6 +293,8 @@ async def create_custom_order(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
     allow_duplicate: bool = False,
     exactly_once: bool = False,
 ) -> CreateCustomOrderResponse:
@@ -288,6 +327,11 @@ async def create_custom_order(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
         allow_duplicate: With a purchase journal, buy even though the journal holds a live
             purchase with the same evidence (tag or domains); otherwise that raises
             ``DuplicatePurchaseError`` before anything is sent.
@@ -310,6 +354,8 @@ async def create_custom_order(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         allow_duplicate=allow_duplicate,
         exactly_once=exactly_once,
         raw=False,
@@ -323,6 +369,8 @@ async def get_pending_forms(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> PendingFormList:
     """Get Pending Forms.
 
@@ -341,6 +389,11 @@ async def get_pending_forms(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``PendingFormList`` (through ``client.with_raw_response``: an ``APIResponse``
@@ -354,6 +407,8 @@ async def get_pending_forms(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("PendingFormList", result)
@@ -368,6 +423,8 @@ async def submit_form(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> SubmitFormResponse:
     """Submit Form.
 
@@ -394,6 +451,11 @@ async def submit_form(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``SubmitFormResponse`` (through ``client.with_raw_response``: an
@@ -408,6 +470,8 @@ async def submit_form(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("SubmitFormResponse", result)

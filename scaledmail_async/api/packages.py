@@ -9,12 +9,13 @@ functions are the only definition of the operations: ``client.<op>`` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import cast
 
 from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._protocol import ExecuteClient
 from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
-from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._types import UNSET, QueryValue, Unset
 from scaledmail_async.models import (
     CalculatePackageBody,
     CalculatePackageRequest,
@@ -31,6 +32,8 @@ async def get_packages(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> PackageList:
     """Get Packages.
 
@@ -48,6 +51,11 @@ async def get_packages(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``PackageList`` (through ``client.with_raw_response``: an ``APIResponse``
@@ -61,6 +69,8 @@ async def get_packages(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("PackageList", result)
@@ -73,6 +83,8 @@ async def calculate_package(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> CalculatePackageResponse:
     """Calculate Package.
 
@@ -96,6 +108,11 @@ async def calculate_package(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``CalculatePackageResponse`` (through ``client.with_raw_response``: an
@@ -109,6 +126,8 @@ async def calculate_package(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("CalculatePackageResponse", result)

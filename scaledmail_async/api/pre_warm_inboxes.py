@@ -9,12 +9,13 @@ functions are the only definition of the operations: ``client.<op>`` and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import cast
 
 from scaledmail_async._generated.operations import OPERATIONS
 from scaledmail_async._protocol import ExecuteClient
 from scaledmail_async._response import APIResponse as APIResponse  # raw methods' type
-from scaledmail_async._types import UNSET, Unset
+from scaledmail_async._types import UNSET, QueryValue, Unset
 from scaledmail_async.models import (
     BuyPreWarmInboxesBody,
     BuyPreWarmInboxesRequest,
@@ -31,6 +32,8 @@ async def get_pre_warm_inboxes(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
 ) -> PreWarmInboxes:
     """Pre Warm Inboxes.
 
@@ -49,6 +52,11 @@ async def get_pre_warm_inboxes(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
 
     Returns:
         The parsed ``PreWarmInboxes`` (through ``client.with_raw_response``: an ``APIResponse``
@@ -62,6 +70,8 @@ async def get_pre_warm_inboxes(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         raw=False,
     )
     return cast("PreWarmInboxes", result)
@@ -74,6 +84,8 @@ async def buy_pre_warm_inboxes(
     organization_id: str | Unset | None = UNSET,
     timeout: float | Unset | None = UNSET,  # noqa: ASYNC109
     deadline: float | Unset | None = UNSET,
+    extra_headers: Mapping[str, str] | None = None,
+    extra_query: Mapping[str, QueryValue] | None = None,
     allow_duplicate: bool = False,
     exactly_once: bool = False,
 ) -> BuyPreWarmInboxesResponse:
@@ -100,6 +112,11 @@ async def buy_pre_warm_inboxes(
         deadline: Seconds allowed for the whole call, including rate-limiter waits and retries:
             ``UNSET`` uses the client's setting (no overall limit unless the client sets one),
             ``None`` sets no overall limit.
+        extra_headers: Headers sent besides the client's own (a header the API added later); the
+            client's ``Authorization`` (the API key) and the headers aiohttp sets cannot be
+            replaced: that raises ``RequestValidationError`` before sending.
+        extra_query: Query parameters the spec does not declare, sent as given; a parameter of
+            this operation (or ``organization_id``) is refused: pass it as its argument.
         allow_duplicate: With a purchase journal, buy even though the journal holds a live
             purchase with the same evidence (tag or domains); otherwise that raises
             ``DuplicatePurchaseError`` before anything is sent.
@@ -119,6 +136,8 @@ async def buy_pre_warm_inboxes(
         organization_id=organization_id,
         timeout=timeout,
         deadline=deadline,
+        extra_headers=extra_headers,
+        extra_query=extra_query,
         allow_duplicate=allow_duplicate,
         exactly_once=exactly_once,
         raw=False,
