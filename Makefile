@@ -5,14 +5,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install codegen codegen-check lint format typecheck pytest test demo bench soak clean
+.PHONY: install codegen codegen-check lint format typecheck pytest test demo bench soak clean \
+	docs docs-build
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,cli,bench,redis]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,cli,bench,redis,docs,otel]"
 	touch $(STAMP)
 
 codegen: $(STAMP)
@@ -35,7 +36,16 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest -q
 
-test: lint typecheck codegen-check pytest
+test: lint typecheck codegen-check docs-build pytest
+
+# The documentation site: `make docs` serves it with live reload (http://127.0.0.1:8000),
+# `make docs-build` builds it with warnings as errors (into a temporary directory, removed after).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
+
+docs-build: $(STAMP)
+	@site=$$(mktemp -d) && NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict \
+		--site-dir "$$site"; status=$$?; rm -rf "$$site"; exit $$status
 
 demo: $(STAMP)
 	$(PY) -m scaledmail_async demo
@@ -47,4 +57,4 @@ soak: $(STAMP)
 	SCALEDMAIL_SOAK=full $(PY) -m pytest -q tests/reliability -m soak -s
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site
