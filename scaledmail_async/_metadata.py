@@ -10,6 +10,7 @@ and pause; a limiter that cannot say (Redis: that would cost a round trip) gives
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 from typing import Final
 
@@ -49,13 +50,23 @@ class LimiterState:
 
     #: The pace in requests per second the limiter allowed then (``None``: no pacing, as with
     #: ``rate_limit=None``, or not known).
-    rate: float | None
+    pace: float | None
     #: Seconds the key's calls were still paused for after a 429 (0.0: not paused).
     paused_for: float
+    #: When that pause ends, as a Unix time (``time.time()`` seconds); ``None`` when not paused.
+    paused_until: float | None = None
+
+    @property
+    def rate(self) -> float | None:
+        """The same as :attr:`pace`."""
+        return self.pace
 
 
-def limiter_state(limiter: object, clock: Callable[[], float]) -> LimiterState | None:
-    """Read ``limiter``'s state without waiting, or ``None`` when it cannot say."""
+def limiter_state(
+    limiter: object, clock: Callable[[], float], wall_clock: Callable[[], float] = time.time
+) -> LimiterState | None:
+    """Read ``limiter``'s state without waiting, or ``None`` when it cannot say. ``clock`` is
+    the limiter's clock (its ``paused_until`` is on it); ``wall_clock`` gives the Unix time."""
     if limiter is None:
         return None
     current_rate = getattr(limiter, "current_rate", None)
@@ -69,4 +80,5 @@ def limiter_state(limiter: object, clock: Callable[[], float]) -> LimiterState |
     paused_for = 0.0
     if isinstance(paused_until, (int, float)) and math.isfinite(paused_until):
         paused_for = max(0.0, float(paused_until) - clock())
-    return LimiterState(rate=rate, paused_for=paused_for)
+    until = wall_clock() + paused_for if paused_for > 0 else None
+    return LimiterState(pace=rate, paused_for=paused_for, paused_until=until)

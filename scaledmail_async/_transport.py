@@ -171,7 +171,9 @@ class RawResult:
     def limiter_state(self) -> LimiterState | None:
         """The client's limiter now (read only when asked: ``with_raw_response`` answers)."""
         transport = self._transport
-        return None if transport is None else limiter_state(transport.limiter, transport._clock)
+        if transport is None:
+            return None
+        return limiter_state(transport.limiter, transport._clock, transport._wall_clock)
 
 
 class _CallStats:
@@ -717,7 +719,7 @@ class Transport:
         except APIError as exc:
             exc.retries_taken = stats.attempt
             exc.limiter_wait = stats.limiter_wait
-            exc.limiter_state = limiter_state(self.limiter, self._clock)
+            exc.limiter_state = limiter_state(self.limiter, self._clock, self._wall_clock)
             raise
 
     async def _send(

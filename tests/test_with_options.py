@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 import tracemalloc
 from typing import Any
 
@@ -267,7 +268,8 @@ async def test_response_and_error_metadata(server: tuple[Recorder, str], api_key
         assert raw.retries_taken == 2
         assert raw.limiter_wait >= 0.0
         assert isinstance(raw.limiter_state, LimiterState)
-        assert raw.limiter_state.rate == pytest.approx(1000.0)
+        assert raw.limiter_state.pace == pytest.approx(1000.0) == raw.limiter_state.rate
+        assert raw.limiter_state.paused_until is None
         assert raw.limiter_state.paused_for == 0.0
 
         recorder.script = [(503, {}), (404, {})]
@@ -298,5 +300,6 @@ async def test_a_pause_shows_in_the_limiter_state(
         with pytest.raises(APIStatusError) as info:
             await client.get_orders()
         state = info.value.limiter_state
-        assert state is not None and state.rate is None
+        assert state is not None and state.pace is None
+        assert state.paused_until is not None and state.paused_until > time.time() + 20
         assert 20.0 < state.paused_for <= 30.0
