@@ -12,7 +12,6 @@ pytest itself. The site's build (``mkdocs build --strict``) is ``make docs-build
 from __future__ import annotations
 
 import ast
-import asyncio
 import os
 import re
 import subprocess
@@ -25,6 +24,7 @@ from typing import Any
 
 import attrs
 import pytest
+from threaded_fake import ThreadedFake
 
 from scaledmail_async.testing import FakeScaledmail
 
@@ -74,30 +74,14 @@ def test_every_block_compiles(block: Block) -> None:
     compile(block.code, block.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
-class _FakeInThread:
-    """A FakeScaledmail served from its own event loop in a background thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.fake = FakeScaledmail(activate_after_polls=1)
-
-    def __enter__(self) -> FakeScaledmail:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(timeout=10)
-        return self.fake
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.fake.close(), self.loop).result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
-
-
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeScaledmail]:
-    with _FakeInThread() as served:
-        yield served
+    """The embedded fake on its own loop in a thread (the blocks run ``asyncio.run``)."""
+    served = ThreadedFake(activate_after_polls=1)
+    try:
+        yield served.fake
+    finally:
+        served.close()
 
 
 def _run_in_thread(code: str, name: str) -> dict[str, Any]:

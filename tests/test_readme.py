@@ -8,7 +8,6 @@ CLI block runs as a subprocess against the same fake.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from threaded_fake import ThreadedFake
 
 from scaledmail_async import ScaledmailClient
 from scaledmail_async.testing import FakeScaledmail
@@ -31,30 +31,14 @@ def _blocks(lang: str) -> list[str]:
     return re.findall(rf"```{lang}\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
 
 
-class _FakeInThread:
-    """A FakeScaledmail served from its own event loop in a background thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.fake = FakeScaledmail(activate_after_polls=2)
-
-    def __enter__(self) -> FakeScaledmail:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(timeout=10)
-        return self.fake
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self.fake.close(), self.loop).result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
-
-
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeScaledmail]:
-    with _FakeInThread() as served:
-        yield served
+    """The embedded fake on its own loop in a thread (the blocks run ``asyncio.run``)."""
+    served = ThreadedFake(activate_after_polls=2)
+    try:
+        yield served.fake
+    finally:
+        served.close()
 
 
 @pytest.fixture
