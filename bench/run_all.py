@@ -20,7 +20,7 @@ from _common import RATIO_PREFIX, machine_summary
 
 BENCH_DIR = Path(__file__).resolve().parent
 #: Cheapest first, so a broken setup fails fast.
-SCRIPTS = ("decode", "overhead", "bulk_ratelimit", "memory", "shared_limits")
+SCRIPTS = ("decode", "overhead", "otel_overhead", "bulk_ratelimit", "memory", "shared_limits")
 
 
 def main(argv: list[str] | None = None) -> int:

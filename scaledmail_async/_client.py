@@ -228,6 +228,14 @@ class ScaledmailClient(OperationsMixin):
             wall_clock=wall_clock,
             random=random,
         )
+        otel_settings = None
+        if telemetry is not None and telemetry is not False:
+            # OpenTelemetry (scaledmail_async._otel): imported only when asked for.
+            try:
+                from scaledmail_async._otel import check_telemetry
+            except ImportError as exc:
+                raise ConfigurationError(str(exc)) from None
+            otel_settings = check_telemetry(telemetry)
         if api_key is None:
             api_key = env_value(API_KEY_ENV)
         if not isinstance(api_key, str) or not api_key.strip():
@@ -329,13 +337,8 @@ class ScaledmailClient(OperationsMixin):
         self._close_cancelled: set[asyncio.Task[Any]] = set()
         self._drained: asyncio.Event | None = None
         self._closed = False
-        if telemetry is not None and telemetry is not False:
-            # OpenTelemetry (scaledmail_async._otel): imported only when asked for.
-            try:
-                from scaledmail_async._otel import enable
-            except ImportError as exc:
-                raise ConfigurationError(str(exc)) from None
-            enable(self, telemetry)
+        if otel_settings is not None:  # OpenTelemetry: the hooks of the client and transport
+            otel_settings._enable(self)
 
     # -- properties / lifecycle ---------------------------------------------------------------
 

@@ -816,7 +816,7 @@ class Transport:
                 await before_send()
                 before_send = None
             if self.otel is not None:  # OpenTelemetry hook: the attempt's CLIENT span
-                self.otel.attempt_started(method, shown_url, tag)
+                self.otel.attempt_started(shown_url, tag)
             try:
                 async with session.request(
                     method,

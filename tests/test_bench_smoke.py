@@ -30,6 +30,15 @@ EXPECTED: dict[str, set[str]] = {
         "overhead.sdk_vs_httpx_rps",
         "overhead.sdk_vs_aiohttp_cpu",
     },
+    "otel_overhead": {
+        *(
+            f"otel.{server}_{v}_vs_off_rps"
+            for server in ("latency", "fake", "minimal")
+            for v in ("on", "noop")
+        ),
+        "otel.on_added_cpu_us",
+        "otel.noop_added_cpu_us",
+    },
     "bulk_ratelimit": {
         "bulk.a_elapsed_vs_floor",
         "bulk.a_429s",
