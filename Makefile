@@ -4,17 +4,34 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The second test environment: the newest aiohttp release, every pin of constraints.txt but its
+# aiohttp one, and no aioresponses (the `mock` extra: it does not work on aiohttp 3.14).
+VENV_LATEST := .venv-latest
+PY_LATEST := $(VENV_LATEST)/bin/python
+STAMP_LATEST := $(VENV_LATEST)/.installed
+EXTRAS := dev,cli,bench,redis,docs,otel
 
-.PHONY: install codegen codegen-check lint format typecheck pytest test demo bench soak clean \
-	docs docs-build
+.PHONY: install install-latest codegen codegen-check lint format typecheck pytest pytest-latest \
+	test demo bench soak clean docs docs-build
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,cli,bench,redis,docs,otel]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS),mock]"
 	touch $(STAMP)
+
+# Created once: `rm -rf .venv-latest` (or `make clean`) to pick up a newer aiohttp release.
+install-latest: $(STAMP_LATEST)
+
+$(STAMP_LATEST): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV_LATEST)
+	$(PY_LATEST) -m pip install --quiet --upgrade pip
+	grep -v -E '^aiohttp([<>=!~ ;]|$$)' constraints.txt > $(VENV_LATEST)/constraints.txt
+	$(PY_LATEST) -m pip install --quiet --upgrade -c $(VENV_LATEST)/constraints.txt \
+		-e ".[$(EXTRAS)]"
+	touch $(STAMP_LATEST)
 
 codegen: $(STAMP)
 	$(PY) -m codegen
@@ -36,7 +53,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest -q
 
-test: lint typecheck codegen-check docs-build pytest
+# The suite on the newest aiohttp; the test files that import aioresponses are left out there
+# (tests/conftest.py says which).
+pytest-latest: $(STAMP_LATEST)
+	@$(PY_LATEST) -c "import aiohttp; print('aiohttp', aiohttp.__version__)"
+	$(PY_LATEST) -m pytest -q
+
+test: lint typecheck codegen-check docs-build pytest pytest-latest
 
 # The documentation site: `make docs` serves it with live reload (http://127.0.0.1:8000),
 # `make docs-build` builds it with warnings as errors (into a temporary directory, removed after).
@@ -57,4 +80,4 @@ soak: $(STAMP)
 	SCALEDMAIL_SOAK=full $(PY) -m pytest -q tests/reliability -m soak -s
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site
+	rm -rf $(VENV) $(VENV_LATEST) .mypy_cache .ruff_cache .pytest_cache site

@@ -117,6 +117,43 @@ _MAX_CHAIN: Final = 8
 #: aiohttp's ``BaseConnector.connect``: a cancellation raised inside it came before any byte of
 #: the request was written (waiting for a pooled connection, resolving, connecting).
 _CONNECT_CODE: Any = getattr(getattr(aiohttp.BaseConnector, "connect", None), "__code__", None)
+#: The switch of aiohttp's silent re-send, a private ``ClientSession`` attribute (aiohttp >= 3.11;
+#: the re-send came with 3.10). Where a session has none, :func:`_refuse_resend` stops it.
+_RESEND_SWITCH: Final = "_retry_connection"
+
+
+async def _refuse_resend(session: aiohttp.ClientSession, ctx: Any, params: object) -> None:
+    """A public trace hook run each time one request takes a connection (pooled or new).
+
+    The SDK sends with ``allow_redirects=False``, so a second connection for the same request is
+    aiohttp re-sending it after its connection dropped: refused before any byte is written, as
+    the failure it follows. The SDK's loop decides then (a spend's outcome is unknown, a read is
+    retried through the limiter and counted). A pooled connection the re-send had taken leaves
+    the pool (aiohttp releases it unclosed; it ends when the server closes it).
+    """
+    if getattr(ctx, "connected", False):
+        raise aiohttp.ServerDisconnectedError(
+            "Server disconnected (aiohttp's own re-send refused: the SDK does all retrying)"
+        )
+    ctx.connected = True
+
+
+def _stop_silent_resend(session: aiohttp.ClientSession) -> None:
+    """Stop aiohttp re-sending a request by itself on the client's own session.
+
+    aiohttp re-sends a GET, PUT, DELETE... once when its connection drops (never a POST: every
+    spend of the spec is one): a hidden attempt the limiter never granted, that ``max_retries``
+    does not count and no log shows, and a second write of a ``pre-send-only`` ``request()``.
+    The private switch where it exists (free); else a trace hook (public API) that refuses it.
+    """
+    if hasattr(session, _RESEND_SWITCH):
+        setattr(session, _RESEND_SWITCH, False)
+        return
+    guard = aiohttp.TraceConfig()
+    guard.on_connection_reuseconn.append(_refuse_resend)
+    guard.on_connection_create_start.append(_refuse_resend)
+    guard.freeze()
+    session.trace_configs.append(guard)  # read per request: the session is not used yet
 
 
 def _cancelled_while_connecting(exc: BaseException) -> bool:
@@ -340,12 +377,7 @@ class Transport:
             session = aiohttp.ClientSession(
                 headers=self._headers, trace_configs=self._trace_configs
             )
-            # aiohttp silently re-sends an idempotent request (GET, DELETE...) once when the
-            # connection drops: a hidden attempt the limiter never granted, that max_retries
-            # does not count and no log shows. The SDK's own loop does all retrying.
-            # (A private attribute of aiohttp >= 3.9: set only where it exists.)
-            if hasattr(session, "_retry_connection"):
-                session._retry_connection = False
+            _stop_silent_resend(session)  # the SDK's own loop does all retrying
             self._session = session
             self._session_loop = loop
             return session

@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from multidict import CIMultiDict
+
 if TYPE_CHECKING:
     from scaledmail_async._metadata import LimiterState
 
@@ -170,7 +172,9 @@ class APIStatusError(APIError):
         super().__init__(message, method=method, url=url, operation=operation)
         self.status_code = status_code
         self.body = body
-        self.headers: Mapping[str, str] = dict(headers or {})
+        #: The response headers, looked up in any case (aiohttp 3.14 spells some names its own
+        #: way: ``X-Request-ID`` for the server's ``X-Request-Id``).
+        self.headers: Mapping[str, str] = CIMultiDict(headers or {})
 
 
 class BadRequestError(APIStatusError):

@@ -60,8 +60,14 @@ __all__ = ["API_PREFIX", "FakeScaledmail", "RequestRecord", "create_app", "run_f
 
 API_PREFIX: Final = "/api/v1"
 _FAKE_KEY: Final = web.AppKey("scaledmail_fake", object)
-#: Where a request's id is kept on the aiohttp request (answered as ``X-Request-Id``).
-_REQUEST_ID_KEY: Final = "scaledmail_fake.request_id"
+#: Where a request's id is kept on the aiohttp request (answered as ``X-Request-Id``): a
+#: ``web.RequestKey`` where aiohttp has them (3.14, which warns about a plain string key).
+_REQUEST_KEY: Any = getattr(web, "RequestKey", None)
+_REQUEST_ID_KEY: Final[Any] = (
+    "scaledmail_fake.request_id"
+    if _REQUEST_KEY is None
+    else _REQUEST_KEY("scaledmail_fake.request_id", str)
+)
 _JSON: Final = "application/json"
 _WRITE_OPERATIONS: Final = frozenset(op.operation_id for op in OPERATIONS if op.writes)
 _HTML_PAGE: Final = (
