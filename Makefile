@@ -59,7 +59,10 @@ pytest-latest: $(STAMP_LATEST)
 	@$(PY_LATEST) -c "import aiohttp; print('aiohttp', aiohttp.__version__)"
 	$(PY_LATEST) -m pytest -q
 
-test: lint typecheck codegen-check docs-build pytest pytest-latest
+# The two suites run side by side (each mostly waits on sockets, timers and subprocesses: about
+# 1.5 min of CPU in 4.5 min), each one's output printed whole when it ends.
+test: lint typecheck codegen-check docs-build $(STAMP) $(STAMP_LATEST)
+	$(MAKE) --no-print-directory -j2 --output-sync=target pytest pytest-latest
 
 # The documentation site: `make docs` serves it with live reload (http://127.0.0.1:8000),
 # `make docs-build` builds it with warnings as errors (into a temporary directory, removed after).
