@@ -4,9 +4,16 @@ the partial results an interrupted helper leaves on the exception (:func:`partia
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from scaledmail_async._types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from scaledmail_async._client import ScaledmailClient
+    from scaledmail_async._view import ClientView
+
+#: What the bulk helpers call through: a client, or a view of one (``client.with_options(...)``).
+Client: TypeAlias = "ScaledmailClient | ClientView"
 
 __all__ = [
     "PARTIAL_ATTRIBUTE",

@@ -11,11 +11,10 @@ from scaledmail_async._lanes import Priority, check_priority
 from scaledmail_async._lanes import priority as lane_scope
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async._validation import body_property_schema
-from scaledmail_async.bulk._common import ProgressHook, keep_partial, org_kwargs
+from scaledmail_async.bulk._common import Client, ProgressHook, keep_partial, org_kwargs
 from scaledmail_async.errors import RequestValidationError
 
 if TYPE_CHECKING:
-    from scaledmail_async._client import ScaledmailClient
     from scaledmail_async.models import DomainAvailability, SuggestDomainsBody
 
 __all__ = ["DomainSearchResults", "iter_suggested_domains", "search_domains_all"]
@@ -59,7 +58,7 @@ _SEARCH_BATCH_CAP: Final = _search_batch_cap()
 
 
 async def search_domains_all(
-    client: ScaledmailClient,
+    client: Client,
     names: Iterable[str],
     *,
     batch_size: int = _SEARCH_BATCH_CAP,
@@ -133,7 +132,7 @@ async def search_domains_all(
 
 
 async def iter_suggested_domains(
-    client: ScaledmailClient,
+    client: Client,
     keyword: str,
     *,
     tlds: Sequence[str] | Unset = UNSET,

@@ -12,11 +12,16 @@ import attrs
 from scaledmail_async._lanes import Priority, check_priority
 from scaledmail_async._lanes import priority as lane_scope
 from scaledmail_async._types import UNSET, Unset
-from scaledmail_async.bulk._common import ProgressHook, keep_partial, org_kwargs, own_partial
+from scaledmail_async.bulk._common import (
+    Client,
+    ProgressHook,
+    keep_partial,
+    org_kwargs,
+    own_partial,
+)
 from scaledmail_async.bulk._concurrent import Result, ResultHook, map_concurrent
 
 if TYPE_CHECKING:
-    from scaledmail_async._client import ScaledmailClient
     from scaledmail_async.models import (
         Domain,
         Mailbox,
@@ -29,7 +34,7 @@ __all__ = ["Inventory", "InventoryError", "inventory", "update_redirects"]
 
 
 async def update_redirects(
-    client: ScaledmailClient,
+    client: Client,
     redirects: Mapping[str, str],
     *,
     concurrency: int = 4,
@@ -101,7 +106,7 @@ class Inventory:
 
 
 async def inventory(
-    client: ScaledmailClient,
+    client: Client,
     *,
     concurrency: int = 4,
     include_mailboxes: bool = True,
@@ -138,7 +143,7 @@ async def inventory(
 
 
 async def _walk(
-    client: ScaledmailClient,
+    client: Client,
     result: Inventory,
     concurrency: int,
     include_mailboxes: bool,

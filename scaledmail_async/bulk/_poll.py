@@ -25,6 +25,7 @@ from scaledmail_async._lanes import Priority, check_priority
 from scaledmail_async._lanes import priority as lane_scope
 from scaledmail_async._types import UNSET, Unset
 from scaledmail_async.bulk._common import (
+    Client,
     ProgressHook,
     keep_partial,
     listed,
@@ -39,7 +40,6 @@ from scaledmail_async.errors import (
 )
 
 if TYPE_CHECKING:
-    from scaledmail_async._client import ScaledmailClient
     from scaledmail_async.models import OrderDetails
 
 __all__ = [
@@ -227,7 +227,7 @@ class _PollRun:
 
     def __init__(
         self,
-        client: ScaledmailClient,
+        client: Client,
         order_ids: list[str],
         *,
         until: Callable[[OrderDetails], bool],
@@ -601,7 +601,7 @@ class OrderPoller:
 
 
 def poll_orders(
-    client: ScaledmailClient,
+    client: Client,
     order_ids: Iterable[str],
     *,
     until: Callable[[OrderDetails], bool] = order_is_active,

@@ -12,7 +12,7 @@ import asyncio
 import json
 from collections.abc import Sequence
 
-from scaledmail_async import ScaledmailClient, Unlisted
+from scaledmail_async import ScaledmailClient, Unlisted, search_domains_all
 from scaledmail_async.models import (
     BuyDomainsBody,
     CalculatePackageBody,
@@ -71,6 +71,9 @@ async def main() -> None:
             found = await client.search_domains(body={"domains": names})
             also = await client.search_domains(body=SearchDomainsRequest(domains=names))
             assert [d.domain for d in found] == [d.domain for d in also]
+            # The bulk helpers take a view of the client too (other defaults, same session).
+            batch = await search_domains_all(client.with_options(priority="bulk"), names)
+            assert len(batch) + len(batch.missing) == len(names)
             to_buy = buyable(found)[:2]
             assert len(to_buy) == 2, found
             body: BuyDomainsBody = {"domains": to_buy}
