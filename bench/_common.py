@@ -23,7 +23,8 @@ import os
 import platform
 import statistics
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -246,3 +247,47 @@ class FakeProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def order_server_main(conn: multiprocessing.connection.Connection, latency: float = 0.0) -> None:
+    """A minimal aiohttp server answering ``GET /api/v1/orders/{id}`` with a fixed order (after
+    ``latency`` seconds), run in a child process: sends its port on ``conn``, stops when
+    ``conn`` receives anything. The SDK's own cost shows against it (no fake logic)."""
+    from aiohttp import web
+
+    body = order_body(20, 1)
+
+    async def order(request: web.Request) -> web.Response:
+        if latency:
+            await asyncio.sleep(latency)
+        return web.Response(body=body, content_type="application/json")
+
+    async def serve() -> None:
+        app = web.Application()
+        app.router.add_get("/api/v1/orders/{order_id}", order)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        conn.send(int(runner.addresses[0][1]))
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        await runner.cleanup()
+
+    asyncio.run(serve())
+
+
+async def drive(
+    call: Callable[[], Awaitable[object]], calls: int, concurrency: int
+) -> tuple[float, float]:
+    """Run ``calls`` calls with ``concurrency`` workers; return (wall seconds, CPU seconds)."""
+    remaining = calls
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await call()
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - wall, time.process_time() - cpu

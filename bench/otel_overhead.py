@@ -34,11 +34,9 @@ import argparse
 import asyncio
 import multiprocessing
 import multiprocessing.connection
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from _common import FakeProcess, machine_summary, median, order_body, ratio_line
-from aiohttp import web
+from _common import FakeProcess, drive, machine_summary, median, order_server_main, ratio_line
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -62,45 +60,6 @@ class _DropExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self.spans += len(spans)
         return SpanExportResult.SUCCESS
-
-
-def _minimal_server(conn: multiprocessing.connection.Connection, latency: float) -> None:
-    body = order_body(20, 1)
-
-    async def order(request: web.Request) -> web.Response:
-        if latency:
-            await asyncio.sleep(latency)
-        return web.Response(body=body, content_type="application/json")
-
-    async def serve() -> None:
-        app = web.Application()
-        app.router.add_get("/api/v1/orders/{order_id}", order)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        conn.send(int(runner.addresses[0][1]))
-        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-        await runner.cleanup()
-
-    asyncio.run(serve())
-
-
-async def _drive(
-    call: Callable[[], Awaitable[object]], calls: int, concurrency: int
-) -> tuple[float, float]:
-    """Run ``calls`` calls with ``concurrency`` workers; return (wall seconds, CPU seconds)."""
-    remaining = calls
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await call()
-
-    wall, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 async def _measure(
@@ -130,11 +89,11 @@ async def _measure(
 
             calls_of[name] = call
         for name in VARIANTS:  # warm-up: connections opened, caches filled, instruments built
-            await _drive(calls_of[name], min(calls, 200), concurrency)
+            await drive(calls_of[name], min(calls, 200), concurrency)
         for r in range(rounds):
             order = VARIANTS[r % 3 :] + VARIANTS[: r % 3]
             for name in order:
-                wall, cpu = await _drive(calls_of[name], calls, concurrency)
+                wall, cpu = await drive(calls_of[name], calls, concurrency)
                 results.setdefault(f"{name}.rps", []).append(calls / wall)
                 results.setdefault(f"{name}.cpu_us", []).append(cpu / calls * 1e6)
     finally:
@@ -165,7 +124,7 @@ def _against_minimal(
     """:func:`_measure` against the minimal server (answering after ``latency`` seconds)."""
     ctx = multiprocessing.get_context("spawn")
     conn, child = ctx.Pipe()
-    server = ctx.Process(target=_minimal_server, args=(child, latency), daemon=True)
+    server = ctx.Process(target=order_server_main, args=(child, latency), daemon=True)
     server.start()
     child.close()
     try:

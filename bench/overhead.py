@@ -26,13 +26,11 @@ import argparse
 import asyncio
 import multiprocessing
 import multiprocessing.connection
-import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 import httpx
-from _common import machine_summary, median, order_body, ratio_line
-from aiohttp import web
+from _common import drive, machine_summary, median, order_body, order_server_main, ratio_line
 
 from scaledmail_async._client import ScaledmailClient
 from scaledmail_async._transport import default_user_agent
@@ -45,45 +43,9 @@ _ORDER = "recPay0000000000A"
 # ------------------------------------------------------------------------------- the server
 
 
-def _server_main(conn: multiprocessing.connection.Connection) -> None:
-    body = order_body(20, 1)
-
-    async def order(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
-
-    async def serve() -> None:
-        app = web.Application()
-        app.router.add_get("/api/v1/orders/{order_id}", order)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        conn.send(int(runner.addresses[0][1]))
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, conn.recv)
-        await runner.cleanup()
-
-    asyncio.run(serve())
-
-
 # ------------------------------------------------------------------------------- the variants
 
 Call = Callable[[], Awaitable[object]]
-
-
-async def _drive(call: Call, calls: int, concurrency: int) -> tuple[float, float]:
-    """Run ``calls`` calls with ``concurrency`` workers; return (wall seconds, CPU seconds)."""
-    remaining = calls
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await call()
-
-    wall, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 async def _run(port: int, calls: int, concurrency: int, rounds: int) -> dict[str, list[float]]:
@@ -126,10 +88,10 @@ async def _run(port: int, calls: int, concurrency: int, rounds: int) -> dict[str
         variants: dict[str, Call] = {"sdk": via_sdk, "aiohttp": via_aiohttp, "httpx": via_httpx}
         names = list(variants)
         for name in names:  # warm-up: connections opened, hooks built, caches filled
-            await _drive(variants[name], min(calls, 200), concurrency)
+            await drive(variants[name], min(calls, 200), concurrency)
         for r in range(rounds):
             for name in names[r % 3 :] + names[: r % 3]:
-                wall, cpu = await _drive(variants[name], calls, concurrency)
+                wall, cpu = await drive(variants[name], calls, concurrency)
                 results.setdefault(f"{name}.rps", []).append(calls / wall)
                 results.setdefault(f"{name}.cpu_us", []).append(cpu / calls * 1e6)
     return results
@@ -148,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"overhead benchmark: {machine_summary()}", flush=True)
     ctx = multiprocessing.get_context("spawn")
     conn, child = ctx.Pipe()
-    server = ctx.Process(target=_server_main, args=(child,), daemon=True)
+    server = ctx.Process(target=order_server_main, args=(child,), daemon=True)
     server.start()
     child.close()
     try:
