@@ -58,8 +58,8 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from scaledmail_async._config import check_call_seconds, check_setting
-from scaledmail_async._lanes import Priority, check_priority, current_priority
+from scaledmail_async._config import check_call_seconds
+from scaledmail_async._lanes import Priority, current_priority
 from scaledmail_async._limiter import (
     CRITICAL_GROUP,
     LimiterTimeout,
@@ -293,17 +293,7 @@ class Transport:
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
         priority: Priority = "interactive",
     ) -> None:
-        check_setting(
-            "max_response_size",
-            max_response_size,
-            what="an int of bytes > 0",
-            none="for no limit",
-            integer=True,
-        )
-        check_setting("max_retries", max_retries, what="an int >= 0", zero_ok=True, integer=True)
-        seconds = "a finite number of seconds > 0"
-        check_setting("timeout", timeout, what=seconds, none="for no per-attempt timeout")
-        check_setting("connect_timeout", connect_timeout, what=seconds)
+        # The settings were checked by ScaledmailClient (``_check_settings``), the only maker.
         self._api_key = api_key
         self._headers: dict[str, str] = {
             "Authorization": f"Bearer {api_key}",
@@ -341,7 +331,7 @@ class Transport:
         #: The largest response body read, in bytes (``None``: no limit).
         self.max_response_size = max_response_size
         #: The lane of calls made outside any ``with priority(...)`` block.
-        self.priority: Priority = check_priority(priority)
+        self.priority: Priority = priority
         #: Spending calls that ``aclose()`` interrupted after their request may have been written,
         #: by task: the error the client raises instead of a plain ClientClosedError.
         self._interrupted: weakref.WeakKeyDictionary[

@@ -14,10 +14,10 @@ a bad value fails where it was written, before any request.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from scaledmail_async._config import check_kind, check_setting
 from scaledmail_async._generated.client_methods import OperationsMixin, RawResponseOperations
 from scaledmail_async._lanes import Priority, check_priority, current_priority, priority
 from scaledmail_async._transport import check_extra_headers
@@ -74,21 +74,6 @@ class _Options:
         )
 
 
-def _seconds(name: str, value: object) -> None:
-    if value is UNSET or value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigurationError(
-            f"with_options({name}=...) must be a number of seconds > 0 or None, "
-            f"got {type(value).__name__}"
-        )
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigurationError(
-            f"with_options({name}=...) must be a finite number of seconds > 0 or None, "
-            f"got {value!r}"
-        )
-
-
 def check_view_options(
     *,
     timeout: object,
@@ -98,29 +83,36 @@ def check_view_options(
     organization_id: object,
     extra_headers: object,
 ) -> _Options:
-    """The options of :meth:`ScaledmailClient.with_options`, checked
-    (:class:`ConfigurationError` naming the option)."""
-    _seconds("timeout", timeout)
-    _seconds("deadline", deadline)
-    if max_retries is not UNSET and (
-        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
-    ):
-        raise ConfigurationError(
-            f"with_options(max_retries=...) must be an int >= 0, got {type(max_retries).__name__}"
-            + (f" {max_retries!r}" if isinstance(max_retries, int) else "")
+    """The options of :meth:`ScaledmailClient.with_options`, checked with the client's own
+    setting checks (:class:`ConfigurationError` naming ``with_options(<option>=...)``)."""
+    seconds = "a finite number of seconds > 0"
+    if timeout is not UNSET:
+        check_setting(
+            "with_options(timeout=...)", timeout, what=seconds, none="for no per-attempt timeout"
+        )
+    if deadline is not UNSET:
+        check_setting(
+            "with_options(deadline=...)", deadline, what=seconds, none="for no overall deadline"
+        )
+    if max_retries is not UNSET:
+        check_setting(
+            "with_options(max_retries=...)",
+            max_retries,
+            what="an int >= 0",
+            zero_ok=True,
+            integer=True,
         )
     lane: Priority | Unset = UNSET
     if priority is not UNSET:
-        try:
-            lane = check_priority(priority)
-        except (ValueError, TypeError) as exc:
-            raise ConfigurationError(f"with_options(priority=...): {exc}") from None
-    if organization_id is not UNSET and organization_id is not None:
-        if not isinstance(organization_id, str) or not organization_id.strip():
-            raise ConfigurationError(
-                "with_options(organization_id=...) must be a non-blank string (an organization "
-                f"id, see get_organizations()) or None, got {type(organization_id).__name__}"
-            )
+        lane = check_priority(priority, field="with_options(priority=...)")
+    if organization_id is not UNSET:
+        check_kind(
+            "with_options(organization_id=...)",
+            organization_id,
+            lambda v: isinstance(v, str) and bool(v.strip()),
+            what="a non-blank str (an organization id, see get_organizations())",
+            none="to send none",
+        )
     try:
         headers = check_extra_headers(extra_headers) or {}
     except RequestValidationError as exc:
@@ -128,9 +120,9 @@ def check_view_options(
     return _Options(
         timeout=cast("float | Unset | None", timeout),  # checked above
         deadline=cast("float | Unset | None", deadline),
-        max_retries=max_retries,
+        max_retries=cast("int | Unset", max_retries),
         priority=lane,
-        organization_id=organization_id,
+        organization_id=cast("str | Unset | None", organization_id),
         extra_headers=headers,
     )
 
