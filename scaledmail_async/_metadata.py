@@ -33,12 +33,11 @@ def request_id_from(headers: Mapping[str, str] | None) -> str | None:
     """The server's request id from ``headers`` (see :data:`REQUEST_ID_HEADERS`), or ``None``."""
     if not headers:
         return None
-    getter = getattr(headers, "getone", None)
+    # aiohttp's headers (and the errors' copies) are case-insensitive multidicts; a plain
+    # mapping given by a caller is looked up by lower-cased name.
+    lookup = headers if hasattr(headers, "getone") else {k.lower(): v for k, v in headers.items()}
     for name in REQUEST_ID_HEADERS:
-        if getter is not None:
-            value = headers.get(name)
-        else:
-            value = next((v for k, v in headers.items() if k.lower() == name), None)
+        value = lookup.get(name)
         if isinstance(value, str) and value.strip():
             return value.strip()[:200]
     return None
