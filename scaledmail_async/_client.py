@@ -545,11 +545,8 @@ class ScaledmailClient(OperationsMixin):
             ):
                 _check_call_options(op.operation_id, organization_id, allow_duplicate, exactly_once)
             # (1) prepare: validate and build (cached for the polling GETs).
-            extras: dict[str, Any] = {}
             if extra_headers is not None:
-                extras["extra_headers"] = check_extra_headers(extra_headers, op.operation_id)
-            if max_retries is not None:
-                extras["max_retries"] = max_retries
+                extra_headers = check_extra_headers(extra_headers, op.operation_id)
             prepared = self._requests.prepare(
                 op,
                 path_params,
@@ -579,7 +576,8 @@ class ScaledmailClient(OperationsMixin):
                     allow_duplicate=allow_duplicate,
                     exactly_once=exactly_once,
                     raw=raw,
-                    extras=extras,
+                    extra_headers=extra_headers,
+                    max_retries=max_retries,
                 )
             if op.spends_money:
                 watch = SpendWatch(op, tag=prepared.tag, wire=prepared.wire)
@@ -595,7 +593,8 @@ class ScaledmailClient(OperationsMixin):
                 timeout=timeout,
                 deadline=call_deadline,
                 before_send=None if watch is None else watch.mark_sent,
-                **extras,
+                extra_headers=extra_headers,
+                max_retries=max_retries,
             )
             watch = None  # answered: nothing to warn about
             # (3) decode.
@@ -634,10 +633,11 @@ class ScaledmailClient(OperationsMixin):
         allow_duplicate: bool,
         exactly_once: bool,
         raw: bool,
-        extras: Mapping[str, Any],
+        extra_headers: Mapping[str, str] | None,
+        max_retries: int | None,
     ) -> Any:
         """A spend through the purchase journal (see :mod:`scaledmail_async._purchases`).
-        ``extras``: the call's ``extra_headers``/``max_retries`` for the transport."""
+        ``extra_headers`` (checked) and ``max_retries`` go to the transport as given."""
         journal = self.journal
         if journal is None:
             raise ConfigurationError(
@@ -679,7 +679,8 @@ class ScaledmailClient(OperationsMixin):
                     timeout=timeout,
                     deadline=deadline,
                     before_send=spend.mark_sent,
-                    **extras,
+                    extra_headers=extra_headers,
+                    max_retries=max_retries,
                 )
             except Exception as exc:
                 await spend.failed(exc)
